@@ -1,0 +1,331 @@
+"""The corpus folder format: reading it, and writing it atomically.
+
+A corpus is a folder::
+
+    manifest.json      format version, name, how it was built, counts and checksums
+    pages.jsonl        one :class:`~vrag_env.types.Page` record per line
+    queries.jsonl      one :class:`~vrag_env.types.Query` record per line
+    pages/             page images (``{page_id}.png``)
+    index/             retriever indexes, built on first use (see :mod:`vrag_env.retrieval`)
+
+Everything is JSON or PNG: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
+temporary sibling folder and renames it into place only when everything was written, so an interrupted
+or failed build never leaves a half corpus behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PIL import Image
+
+from vrag_env.types import CorpusFormatError, Page, PageId, Query
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "vrag-corpus"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PAGES = "pages.jsonl"
+QUERIES = "queries.jsonl"
+IMAGES_DIR = "pages"
+INDEX_DIR = "index"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg})") from exc
+
+
+class Corpus:
+    """A loaded corpus folder: page records, queries and lazily loaded page images.
+
+    Args:
+        root: The corpus folder.
+
+    Raises:
+        CorpusFormatError: If the folder is not a corpus, or a record is malformed. The message names
+            the file, line and field.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        manifest_path = self.root / MANIFEST
+        if not manifest_path.is_file():
+            raise CorpusFormatError(
+                f"{self.root}: not a corpus folder (no {MANIFEST}). Build one with `vrag ingest` "
+                "or use the built-in corpus (corpus=None)."
+            )
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CorpusFormatError(f"{manifest_path}: invalid JSON ({exc.msg})") from exc
+        if self.manifest.get("format") != FORMAT_NAME:
+            raise CorpusFormatError(f"{manifest_path}: field 'format' must be {FORMAT_NAME!r}")
+        version = self.manifest.get("version")
+        if version != FORMAT_VERSION:
+            raise CorpusFormatError(
+                f"{manifest_path}: format version {version!r} is not supported "
+                f"(this vrag-env reads version {FORMAT_VERSION}); rebuild the corpus"
+            )
+        self.pages: dict[PageId, Page] = {}
+        for where, record in _read_jsonl(self.root / PAGES):
+            page = Page.from_json(record, where)
+            if page.page_id in self.pages:
+                raise CorpusFormatError(f"{where}: duplicate page id {page.page_id!r}")
+            self.pages[page.page_id] = page
+        self.queries: dict[str, Query] = {}
+        for where, record in _read_jsonl(self.root / QUERIES):
+            query = Query.from_json(record, where)
+            if query.uid in self.queries:
+                raise CorpusFormatError(f"{where}: duplicate query uid {query.uid!r}")
+            missing = [p for p in query.reference_pages if p not in self.pages]
+            if missing:
+                raise CorpusFormatError(f"{where}: query {query.uid!r} references unknown pages {missing}")
+            self.queries[query.uid] = query
+        self._load_image = lru_cache(maxsize=16)(self._load_image_uncached)
+
+    @property
+    def name(self) -> str:
+        """The corpus name from its manifest (falls back to the folder name)."""
+        return str(self.manifest.get("name") or self.root.name)
+
+    @property
+    def page_ids(self) -> list[PageId]:
+        """All page ids in corpus order."""
+        return list(self.pages)
+
+    def split(self, split: str | None) -> list[Query]:
+        """The queries of one split in corpus order (all queries for ``None`` or ``"all"``)."""
+        if split in (None, "all"):
+            return list(self.queries.values())
+        return [q for q in self.queries.values() if q.split == split]
+
+    def page_image(self, page_id: PageId) -> Image.Image:
+        """The full-resolution RGB image of a page (a small LRU cache keeps recent pages)."""
+        if page_id not in self.pages:
+            raise KeyError(f"unknown page id {page_id!r} in corpus {self.root}")
+        return self._load_image(page_id)
+
+    def _load_image_uncached(self, page_id: PageId) -> Image.Image:
+        path = self.root / self.pages[page_id].image
+        with Image.open(path) as img:
+            return img.convert("RGB")
+
+    def index_dir(self, name: str) -> Path:
+        """Where a retriever caches its index for this corpus (``index/<name>``)."""
+        return self.root / INDEX_DIR / name
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_load_image", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._load_image = lru_cache(maxsize=16)(self._load_image_uncached)
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.root)!r}, pages={len(self.pages)}, queries={len(self.queries)})"
+
+
+def is_corpus(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds a complete corpus (the manifest is written last)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+class CorpusWriter:
+    """Writes a corpus folder atomically.
+
+    Use it as a context manager: pages and queries go into a temporary sibling folder; on a clean exit
+    the records, checksums and manifest are written and the folder is renamed to ``out_dir``. On an
+    exception the temporary folder is removed and ``out_dir`` is left as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> from vrag_env.types import Page, Query
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "mini"
+        >>> with CorpusWriter(out, name="mini", build={"by": "doctest"}) as w:
+        ...     w.add_page(Page("a_1", "a", 1, 8, 8, ""), Image.new("RGB", (8, 8)))
+        ...     w.add_query(Query("q1", "What?", ("x",), ("a_1",), "test"))
+        >>> Corpus(out)
+        Corpus('...mini', pages=1, queries=1)
+
+    Args:
+        out_dir: The final corpus folder. It must not exist unless ``overwrite`` is set.
+        name: A human-readable corpus name.
+        build: JSON-serialisable description of how the corpus was built (generator and parameters,
+            ingestion sources, ...). Stored in the manifest.
+        overwrite: Replace an existing ``out_dir``.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike[str],
+        *,
+        name: str,
+        build: dict[str, Any],
+        overwrite: bool = False,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.name = name
+        self.build = build
+        self.overwrite = overwrite
+        self._pages: list[Page] = []
+        self._page_ids: set[PageId] = set()
+        self._queries: list[Query] = []
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> CorpusWriter:
+        if self.out_dir.exists() and not self.overwrite:
+            raise FileExistsError(f"{self.out_dir} already exists; pass overwrite/--force to replace it")
+        parent = self.out_dir.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
+        except OSError as exc:
+            raise OSError(f"cannot write a corpus under {parent}: {exc.strerror or exc}") from exc
+        (self._tmp / IMAGES_DIR).mkdir()
+        return self
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The temporary folder being written (only inside the ``with`` block)."""
+        if self._tmp is None:
+            raise RuntimeError("CorpusWriter is used outside its `with` block")
+        return self._tmp
+
+    def add_page(self, page: Page, image: Image.Image | None = None, *, png_level: int = 1) -> Page:
+        """Add a page and save its image as ``pages/{page_id}.png``.
+
+        Args:
+            page: The page record; its ``image`` field is set by the writer. Width and height are
+                taken from ``image`` when given.
+            image: The page image. ``None`` when the file was already put at
+                ``tmp_dir / "pages" / f"{page_id}.png"`` by the caller.
+            png_level: zlib level for the PNG (1 is fast, 9 small).
+
+        Returns:
+            The stored record.
+
+        Raises:
+            ValueError: On a duplicate page id.
+        """
+        if page.page_id in self._page_ids:
+            raise ValueError(
+                f"duplicate page id {page.page_id!r}: page ids are '{{file_stem}}_{{page}}' and must "
+                "be unique; rename one of the source files"
+            )
+        rel = f"{IMAGES_DIR}/{page.page_id}.png"
+        width, height = page.width, page.height
+        if image is not None:
+            image.save(self.tmp_dir / rel, format="PNG", compress_level=png_level)
+            width, height = image.size
+        stored = Page(
+            page_id=page.page_id,
+            doc=page.doc,
+            page=page.page,
+            width=width,
+            height=height,
+            image=rel,
+            words=page.words,
+            kind=page.kind,
+            meta=page.meta,
+        )
+        self._page_ids.add(page.page_id)
+        self._pages.append(stored)
+        return stored
+
+    def add_query(self, query: Query) -> None:
+        """Add a query; its reference pages must have been added (checked at the end)."""
+        self._queries.append(query)
+
+    def add_queries(self, queries: Iterable[Query]) -> None:
+        """Add several queries."""
+        self._queries.extend(queries)
+
+    def _finish(self) -> None:
+        tmp = self.tmp_dir
+        uids: set[str] = set()
+        for q in self._queries:
+            if q.uid in uids:
+                raise ValueError(f"duplicate query uid {q.uid!r}")
+            uids.add(q.uid)
+            missing = [p for p in q.reference_pages if p not in self._page_ids]
+            if missing:
+                raise ValueError(f"query {q.uid!r} references pages that are not in the corpus: {missing}")
+        with open(tmp / PAGES, "w", encoding="utf-8") as fh:
+            for p in self._pages:
+                fh.write(json.dumps(p.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        with open(tmp / QUERIES, "w", encoding="utf-8") as fh:
+            for q in self._queries:
+                fh.write(json.dumps(q.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        images = hashlib.sha256()
+        for p in self._pages:
+            images.update(sha256_file(tmp / p.image).encode())
+        manifest = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "build": self.build,
+            "num_pages": len(self._pages),
+            "num_docs": len({p.doc for p in self._pages}),
+            "num_queries": len(self._queries),
+            "splits": {s: sum(q.split == s for q in self._queries) for s in ("train", "val", "test")},
+            "checksums": {
+                PAGES: sha256_file(tmp / PAGES),
+                QUERIES: sha256_file(tmp / QUERIES),
+                IMAGES_DIR: images.hexdigest(),
+            },
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        if self.out_dir.exists():
+            # Move the old corpus aside first so the swap is as short as the filesystem allows.
+            old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
+            os.replace(self.out_dir, old)
+            os.replace(tmp, self.out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, self.out_dir)
+        self._tmp = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._finish()
+        finally:
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None

@@ -1,0 +1,159 @@
+"""Views: how a page region becomes the fixed-size observation image, and back.
+
+The agent sees a page (or a crop of it) rendered at a *resolution budget*: the region is scaled so
+that it fits ``view_size`` and holds at most ``max_view_pixels`` pixels (VRAG-RL feeds its model
+``512 * 28 * 28`` pixels per image), then letterboxed into the fixed ``view_size`` canvas. Fine print
+that is legible on the full-resolution page is therefore illegible in a whole-page view, and becomes
+legible once the agent crops onto it. :class:`ViewTransform` maps boxes between page pixels and view
+pixels, so the environment, the agents and the tests all use the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vrag_env.types import BBox
+
+DEFAULT_VIEW_SIZE: tuple[int, int] = (640, 640)
+"""Default ``(height, width)`` of the observation image."""
+
+DEFAULT_MAX_VIEW_PIXELS: int = 512 * 28 * 28
+"""Default resolution budget of one view, as in VRAG-RL (``max_pixels=512*28*28``)."""
+
+DEFAULT_MAX_ZOOM: float = 2.0
+"""Default cap on the view scale (view pixels per page pixel) when a small crop is enlarged."""
+
+LEGIBLE_PX: float = 10.0
+"""Minimum word-box height, in view pixels, at which printed text counts as legible.
+
+A word box spans ascender to descender, about 1.2x the font size, so this is roughly 8 px type: the
+size below which both people and VLM patch encoders (14 px patches) stop reading text reliably.
+"""
+
+LETTERBOX_COLOR: tuple[int, int, int] = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class ViewTransform:
+    """The mapping between a page region and where it sits in the view image.
+
+    Attributes:
+        region: The shown page region ``(x1, y1, x2, y2)`` in page pixels.
+        scale: View pixels per page pixel.
+        offset_x: Left edge of the content inside the view image (letterbox padding).
+        offset_y: Top edge of the content inside the view image.
+        width: Content width in view pixels.
+        height: Content height in view pixels.
+    """
+
+    region: BBox
+    scale: float
+    offset_x: int
+    offset_y: int
+    width: int
+    height: int
+
+    @property
+    def content_box(self) -> BBox:
+        """The content rectangle inside the view image, in view pixels."""
+        return (
+            float(self.offset_x),
+            float(self.offset_y),
+            float(self.offset_x + self.width),
+            float(self.offset_y + self.height),
+        )
+
+    def page_to_view(self, box: BBox) -> BBox:
+        """Map a box from page pixels to view pixels."""
+        rx, ry = self.region[0], self.region[1]
+        return (
+            self.offset_x + (box[0] - rx) * self.scale,
+            self.offset_y + (box[1] - ry) * self.scale,
+            self.offset_x + (box[2] - rx) * self.scale,
+            self.offset_y + (box[3] - ry) * self.scale,
+        )
+
+    def view_to_page(self, box: BBox) -> BBox:
+        """Map a box from view pixels to page pixels (not clipped)."""
+        rx, ry = self.region[0], self.region[1]
+        return (
+            rx + (box[0] - self.offset_x) / self.scale,
+            ry + (box[1] - self.offset_y) / self.scale,
+            rx + (box[2] - self.offset_x) / self.scale,
+            ry + (box[3] - self.offset_y) / self.scale,
+        )
+
+    def normalized_to_page(self, box: BBox) -> BBox:
+        """Map a box in fractions ``0..1`` of the view content to page pixels."""
+        x1, y1, x2, y2 = self.region
+        w, h = x2 - x1, y2 - y1
+        return (x1 + box[0] * w, y1 + box[1] * h, x1 + box[2] * w, y1 + box[3] * h)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form used in ``info``."""
+        return {
+            "region": [round(v, 2) for v in self.region],
+            "scale": round(self.scale, 6),
+            "content_box": [self.offset_x, self.offset_y, self.width, self.height],
+        }
+
+
+def fit_view(
+    region: BBox,
+    view_size: tuple[int, int] = DEFAULT_VIEW_SIZE,
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float = DEFAULT_MAX_ZOOM,
+) -> ViewTransform:
+    """Compute how ``region`` (page pixels) is shown in a ``view_size`` observation.
+
+    The scale is the largest that fits the canvas, respects the pixel budget and does not enlarge
+    beyond ``max_zoom``; the content is centred (letterboxed).
+
+    Example:
+        >>> t = fit_view((0, 0, 1000, 1400), view_size=(640, 640), max_view_pixels=401408)
+        >>> round(t.scale, 4), t.width, t.height
+        (0.4571, 457, 640)
+    """
+    x1, y1, x2, y2 = region
+    rw, rh = max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
+    vh, vw = view_size
+    scale = min(vw / rw, vh / rh, math.sqrt(max_view_pixels / (rw * rh)), max_zoom)
+    width = max(1, min(vw, round(rw * scale)))
+    height = max(1, min(vh, round(rh * scale)))
+    return ViewTransform(
+        region=(float(x1), float(y1), float(x2), float(y2)),
+        scale=scale,
+        offset_x=(vw - width) // 2,
+        offset_y=(vh - height) // 2,
+        width=width,
+        height=height,
+    )
+
+
+def render_view(page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]) -> np.ndarray:
+    """Render the transform's region of ``page`` into a letterboxed ``(H, W, 3)`` uint8 array."""
+    vh, vw = view_size
+    x1, y1, x2, y2 = transform.region
+    content = page.resize(
+        (transform.width, transform.height),
+        resample=Image.Resampling.BILINEAR,
+        box=(x1, y1, x2, y2),
+        reducing_gap=None if transform.scale >= 0.5 else 2.0,
+    )
+    canvas = Image.new("RGB", (vw, vh), LETTERBOX_COLOR)
+    canvas.paste(content, (transform.offset_x, transform.offset_y))
+    return np.asarray(canvas, dtype=np.uint8)
+
+
+def box_height_in_view(box: BBox, transform: ViewTransform) -> float:
+    """Height in view pixels of a page-pixel box (used to decide legibility)."""
+    return (box[3] - box[1]) * transform.scale
+
+
+def draw_box(image: Image.Image, box: BBox, color: tuple[int, int, int] = (230, 40, 40), width: int = 3) -> None:
+    """Draw a rectangle outline in place (used by ``render()`` and the README figure)."""
+    ImageDraw.Draw(image).rectangle([box[0], box[1], box[2], box[3]], outline=color, width=width)

@@ -1,0 +1,260 @@
+"""Shared type aliases and records.
+
+Coordinate frames (one place to look them up):
+
+* **Page pixels**: ``(x1, y1, x2, y2)`` in pixels of the full-resolution page image, origin top-left.
+  Word boxes, evidence boxes, ``info["view_box"]`` and everything stored in a corpus use this frame.
+* **View pixels**: pixels of the observation ``image`` array (the letterboxed view). The ``vrag`` action
+  dialect's ``<bbox>`` uses this frame, as the released VRAG-RL checkpoints do.
+* **Normalised view**: fractions ``0..1`` of the view *content* (the letterboxed image without its
+  padding). The ``tool`` action dialect's ``crop`` uses this frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+PageId = str
+"""A page id: ``{doc_stem}_{page}`` with 1-based page numbers (the VRAG-RL convention)."""
+
+BBox = tuple[float, float, float, float]
+"""A box ``(x1, y1, x2, y2)``; the frame depends on where it is used (see the module docstring)."""
+
+
+class CorpusFormatError(ValueError):
+    """A corpus folder or one of its records is malformed; the message names the file and field."""
+
+
+def _require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in record:
+        raise CorpusFormatError(f"{where}: missing field {key!r}")
+    value = record[key]
+    if not isinstance(value, kind):
+        raise CorpusFormatError(
+            f"{where}: field {key!r} must be {getattr(kind, '__name__', kind)}, "
+            f"got {type(value).__name__} {value!r:.80}"
+        )
+    return value
+
+
+def _box(value: Any, where: str) -> BBox:
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 4
+        or not all(isinstance(v, (int, float)) for v in value)
+    ):
+        raise CorpusFormatError(f"{where}: a box must be 4 numbers [x1, y1, x2, y2], got {value!r:.80}")
+    x1, y1, x2, y2 = (float(v) for v in value)
+    return (x1, y1, x2, y2)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a page's text layer.
+
+    Attributes:
+        text: The word as printed.
+        box: Its box in page pixels.
+    """
+
+    text: str
+    box: BBox
+
+    def to_json(self) -> list[Any]:
+        """Compact JSON form ``[text, x1, y1, x2, y2]`` (boxes rounded to 0.1 px)."""
+        return [self.text, *(round(v, 1) for v in self.box)]
+
+    @classmethod
+    def from_json(cls, value: Any, where: str) -> Word:
+        """Parse the compact form written by :meth:`to_json`."""
+        if not isinstance(value, list) or len(value) != 5 or not isinstance(value[0], str):
+            raise CorpusFormatError(f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}")
+        return cls(value[0], _box(value[1:], where))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a corpus (a line of ``pages.jsonl``).
+
+    Attributes:
+        page_id: ``{doc_stem}_{page}``, unique in the corpus.
+        doc: The document stem the page belongs to.
+        page: 1-based page number within the document.
+        width: Image width in pixels.
+        height: Image height in pixels.
+        image: Image path relative to the corpus folder.
+        words: The text layer (from the generator, a PDF, or OCR); may be empty.
+        kind: What the page shows (``"report"``, ``"chart"``, ``"slide"``, ...), if known.
+        meta: Free-form JSON metadata (source file, OCR flag, ...).
+    """
+
+    page_id: PageId
+    doc: str
+    page: int
+    width: int
+    height: int
+    image: str
+    words: tuple[Word, ...] = ()
+    kind: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def text(self) -> str:
+        """The page text: its words joined by spaces, in reading order."""
+        return " ".join(w.text for w in self.words)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``pages.jsonl`` record."""
+        return {
+            "page_id": self.page_id,
+            "doc": self.doc,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "image": self.image,
+            "kind": self.kind,
+            "words": [w.to_json() for w in self.words],
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, record: Any, where: str) -> Page:
+        """Validate and parse a ``pages.jsonl`` record; ``where`` names file and line for errors."""
+        if not isinstance(record, dict):
+            raise CorpusFormatError(f"{where}: a page record must be a JSON object")
+        words = _require(record, "words", list, where) if "words" in record else []
+        page = _require(record, "page", int, where)
+        if page < 1:
+            raise CorpusFormatError(f"{where}: field 'page' is 1-based, got {page}")
+        return cls(
+            page_id=_require(record, "page_id", str, where),
+            doc=_require(record, "doc", str, where),
+            page=page,
+            width=_require(record, "width", int, where),
+            height=_require(record, "height", int, where),
+            image=_require(record, "image", str, where),
+            words=tuple(Word.from_json(w, f"{where} words[{i}]") for i, w in enumerate(words)),
+            kind=str(record.get("kind", "")),
+            meta=dict(record.get("meta") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where (part of) a gold answer is printed: a box on a reference page.
+
+    Attributes:
+        page_id: The reference page.
+        box: The evidence box in page pixels.
+        text: The printed text inside the box (the answer itself for single-hop questions).
+    """
+
+    page_id: PageId
+    box: BBox
+    text: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"page_id": self.page_id, "box": [round(v, 1) for v in self.box], "text": self.text}
+
+    @classmethod
+    def from_json(cls, record: Any, where: str) -> Evidence:
+        """Parse the form written by :meth:`to_json`."""
+        if not isinstance(record, dict):
+            raise CorpusFormatError(f"{where}: evidence must be a JSON object")
+        return cls(
+            page_id=_require(record, "page_id", str, where),
+            box=_box(_require(record, "box", list, where), where),
+            text=str(record.get("text", "")),
+        )
+
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question of a corpus (a line of ``queries.jsonl``).
+
+    Attributes:
+        uid: Unique question id.
+        question: The question text.
+        answers: Accepted answer strings (the first is canonical).
+        reference_pages: Gold page ids, in the order an agent needs them.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        source_type: Where the answer lives: ``"table"``, ``"chart"``, ``"text"``, ``"slide"``, ...
+        query_type: ``"single-hop"`` or ``"multi-hop"`` (or a dataset's own label).
+        evidence: Gold answer locations, when known (the built-in corpus always knows them).
+        small_print: Whether the answer is illegible in an unzoomed view (``None`` if unknown).
+        meta: Free-form JSON metadata (template id, source dataset, ...).
+    """
+
+    uid: str
+    question: str
+    answers: tuple[str, ...]
+    reference_pages: tuple[PageId, ...]
+    split: str
+    source_type: str = ""
+    query_type: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    small_print: bool | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``queries.jsonl`` record."""
+        return {
+            "uid": self.uid,
+            "question": self.question,
+            "answers": list(self.answers),
+            "reference_pages": list(self.reference_pages),
+            "split": self.split,
+            "source_type": self.source_type,
+            "query_type": self.query_type,
+            "evidence": [e.to_json() for e in self.evidence],
+            "small_print": self.small_print,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, record: Any, where: str) -> Query:
+        """Validate and parse a ``queries.jsonl`` record; ``where`` names file and line for errors."""
+        if not isinstance(record, dict):
+            raise CorpusFormatError(f"{where}: a query record must be a JSON object")
+        answers = _require(record, "answers", list, where)
+        if not answers or not all(isinstance(a, str) for a in answers):
+            raise CorpusFormatError(f"{where}: field 'answers' must be a non-empty list of strings")
+        refs = _require(record, "reference_pages", list, where)
+        if not all(isinstance(r, str) for r in refs):
+            raise CorpusFormatError(f"{where}: field 'reference_pages' must be a list of page ids")
+        split = _require(record, "split", str, where)
+        if split not in SPLITS:
+            raise CorpusFormatError(f"{where}: field 'split' must be one of {SPLITS}, got {split!r}")
+        small = record.get("small_print")
+        return cls(
+            uid=_require(record, "uid", str, where),
+            question=_require(record, "question", str, where),
+            answers=tuple(answers),
+            reference_pages=tuple(refs),
+            split=split,
+            source_type=str(record.get("source_type", "")),
+            query_type=str(record.get("query_type", "")),
+            evidence=tuple(
+                Evidence.from_json(e, f"{where} evidence[{i}]")
+                for i, e in enumerate(record.get("evidence") or [])
+            ),
+            small_print=None if small is None else bool(small),
+            meta=dict(record.get("meta") or {}),
+        )
+
+
+class ScoredPage(NamedTuple):
+    """A retrieval result.
+
+    Attributes:
+        page_id: The retrieved page.
+        score: The backend's score (higher is better; scales differ between backends).
+    """
+
+    page_id: PageId
+    score: float
