@@ -1,0 +1,154 @@
+"""The oracle: reads the gold pages and answer locations, searches, zooms and answers.
+
+It is the solvability upper bound of a benchmark (every question it fails is broken) and the source
+of supervised warm-start trajectories. It only uses the public action interface: for each reference
+page it finds a query that the env's retriever ranks first among the pages not shown yet (the
+question itself when that works, else rare words of the page), crops onto the gold evidence box
+(mapped into the current view's pixels with the ``view`` transform from ``info``), and finally
+answers with the canonical gold answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import gymnasium as gym
+
+from agents.base import Agent
+from vrag_env.actions import ActionSet, Answer, Crop, Search
+from vrag_env.corpora.corpus import Corpus
+from vrag_env.retrieval.base import Retriever
+from vrag_env.types import BBox, PageId, Query
+
+
+class OracleAgent(Agent):
+    """Privileged agent that knows the gold pages, evidence boxes and answers.
+
+    Args:
+        corpus: The env's corpus (gold data comes from its queries).
+        retriever: The env's retriever, used to pick queries that surface each reference page.
+        action_set: The env's action set (dialect and view size).
+        zoom: Crop onto the evidence before answering.
+        context: Page pixels of context kept around the evidence box when cropping.
+    """
+
+    name = "oracle"
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        retriever: Retriever,
+        action_set: ActionSet,
+        zoom: bool = True,
+        context: float = 120.0,
+    ) -> None:
+        self.corpus = corpus
+        self.retriever = retriever
+        self.action_set = action_set
+        self.zoom = zoom
+        self.context = context
+        self._df: Counter[str] | None = None
+        self._zoomed: set[PageId] = set()
+
+    @classmethod
+    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> OracleAgent:
+        """Read corpus, retriever and action set from the env."""
+        u: Any = env.unwrapped
+        return cls(u.corpus, u.retriever, u.action_set, **options)
+
+    def reset(self) -> None:
+        """Forget which pages were zoomed."""
+        self._zoomed = set()
+
+    def config(self) -> dict[str, Any]:
+        """Zoom setting and dialect."""
+        return {"zoom": self.zoom, "context": self.context, "dialect": self.action_set.dialect}
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        """Next step of the plan: search the next reference page, zoom onto its evidence, answer."""
+        query = self.corpus.queries[info["question_id"]]
+        shown: list[PageId] = info["retrieved_pages"]
+        current = info["current_page"]
+        for target in query.reference_pages:
+            if target == current and self.zoom and target not in self._zoomed:
+                box = self._evidence_box(query, target)
+                self._zoomed.add(target)
+                if box is not None and info["view"] is not None:
+                    return self.action_set.format(self._crop_action(box, info["view"]))
+            if target not in shown:
+                return self.action_set.format(Search(self.query_for(target, shown, query)))
+        return self.action_set.format(Answer(query.answers[0]))
+
+    # ------------------------------------------------------------------ search
+
+    def query_for(self, target: PageId, shown: list[PageId], query: Query | None = None) -> str:
+        """A query that the retriever ranks ``target`` first among pages not in ``shown``."""
+        candidates = []
+        if query is not None:
+            candidates.append(query.question)
+        rare = self._rare_words(target)
+        if query is not None:
+            candidates.append(f"{query.question} {' '.join(rare[:6])}")
+        candidates += [" ".join(rare[:n]) for n in (8, 16, 32)]
+        text = self.corpus.pages[target].text
+        if text:
+            candidates.append(text[: self.action_set.max_query_chars].rsplit(" ", 1)[0] or text[:100])
+        seen = set(shown)
+        k = min(len(self.corpus.pages), len(shown) + 1)
+        for candidate in candidates:
+            candidate = candidate[: self.action_set.max_query_chars].strip()
+            if not candidate:
+                continue
+            fresh = [r.page_id for r in self.retriever.search(candidate, k) if r.page_id not in seen]
+            if fresh and fresh[0] == target:
+                return candidate
+        return candidates[-1][: self.action_set.max_query_chars].strip() or target
+
+    def _rare_words(self, page_id: PageId) -> list[str]:
+        if self._df is None:
+            df: Counter[str] = Counter()
+            for page in self.corpus.pages.values():
+                df.update({w.text.lower() for w in page.words})
+            self._df = df
+        words = {w.text.lower() for w in self.corpus.pages[page_id].words if any(c.isalnum() for c in w.text)}
+        n = len(self.corpus.pages)
+        return sorted(words, key=lambda w: (-math.log((n + 1) / (self._df[w] + 1)), w))
+
+    # ------------------------------------------------------------------ zoom
+
+    def _evidence_box(self, query: Query, page_id: PageId) -> BBox | None:
+        boxes = [e.box for e in query.evidence if e.page_id == page_id]
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+
+    def _crop_action(self, box: BBox, view: dict[str, Any]) -> Crop:
+        rx1, ry1, rx2, ry2 = view["region"]
+        c = self.context
+        # Keep some context around the evidence, inside the region currently shown.
+        x1, y1 = max(rx1, box[0] - c), max(ry1, box[1] - c / 2)
+        x2, y2 = min(rx2, box[2] + c), min(ry2, box[3] + c / 2)
+        if self.action_set.dialect == "tool":
+            w, h = rx2 - rx1, ry2 - ry1
+            return Crop(((x1 - rx1) / w, (y1 - ry1) / h, (x2 - rx1) / w, (y2 - ry1) / h), "normalized")
+        scale = view["scale"]
+        ox, oy, cw, ch = view["content_box"]
+        vx1, vy1 = ox + (x1 - rx1) * scale, oy + (y1 - ry1) * scale
+        vx2, vy2 = ox + (x2 - rx1) * scale, oy + (y2 - ry1) * scale
+        # Round outwards so the evidence stays inside after the dialect's integer formatting.
+        return Crop(
+            (
+                max(float(ox), math.floor(vx1)),
+                max(float(oy), math.floor(vy1)),
+                min(float(ox + cw), math.ceil(vx2)),
+                min(float(oy + ch), math.ceil(vy2)),
+            ),
+            "view",
+        )

@@ -1,0 +1,44 @@
+"""The random baseline: actions drawn from the action set's own sampler.
+
+About 70% of its actions are valid (random searches, random crops, random one-word answers) and 30%
+malformed, so it also exercises the invalid-action penalty. It is the floor of the leaderboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import Agent
+from vrag_env.actions import ActionSet
+
+
+class RandomAgent(Agent):
+    """Samples each action with :meth:`vrag_env.actions.ActionSet.sample`.
+
+    Args:
+        action_set: The env's action set (its dialect and view size).
+        seed: Seed of the agent's own generator; ``reset`` does not reseed, so episodes differ.
+    """
+
+    name = "random"
+
+    def __init__(self, action_set: ActionSet, seed: int = 0) -> None:
+        self.action_set = action_set
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> RandomAgent:
+        """Use the env's action set."""
+        return cls(env.unwrapped.action_set, **options)  # type: ignore[attr-defined]
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        """A random action string."""
+        return self.action_set.sample(self.rng)
+
+    def config(self) -> dict[str, Any]:
+        """The seed and dialect."""
+        return {"seed": self.seed, "dialect": self.action_set.dialect}

@@ -1,0 +1,53 @@
+"""Provenance recorded in every results file: what ran, on what code, with which settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import vrag_env
+
+
+def git_sha(path: Path | None = None) -> str | None:
+    """The git commit of the checkout holding ``path`` (this package by default), or ``None``."""
+    where = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha or None
+
+
+def git_dirty(path: Path | None = None) -> bool | None:
+    """Whether the checkout has uncommitted changes to tracked files (``None`` outside git)."""
+    where = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip())
+
+
+def provenance() -> dict[str, Any]:
+    """Package version, git SHA, Python and platform, and a UTC timestamp."""
+    return {
+        "vrag_env_version": vrag_env.__version__,
+        "git_sha": git_sha(),
+        "git_dirty": git_dirty(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

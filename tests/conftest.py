@@ -1,0 +1,17 @@
+"""Shared test setup.
+
+Corpora are generated once into ``<repo>/.cache/vrag_env`` (git-ignored) instead of the user's
+``~/.cache``, so the suite never touches the home folder and re-runs are fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("VRAG_ENV_CACHE", str(ROOT / ".cache" / "vrag_env"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

@@ -1,0 +1,473 @@
+"""The ``VRAG`` environment: search, zoom into and answer over document page images."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import InvalidAction, ResetNeeded
+from gymnasium.utils import EzPickle
+
+from vrag_env.actions import (
+    MAX_ACTION_CHARS,
+    Action,
+    ActionParseError,
+    ActionSet,
+    Answer,
+    Crop,
+    IllegalActionError,
+    Search,
+)
+from vrag_env.corpora.corpus import Corpus
+from vrag_env.presets import VRAGConfig, resolve_config
+from vrag_env.rendering import ViewTransform, draw_box, fit_view, render_view
+from vrag_env.rewards import EpisodeOutcome, RewardConfig, get_reward_config
+from vrag_env.types import BBox, PageId, Query
+
+FEEDBACK_MAX_CHARS = 2048
+_NO_PAGE_COLOR = (128, 128, 128)
+
+
+@dataclass
+class _Episode:
+    """Mutable per-episode state (everything ``reset`` clears)."""
+
+    query: Query
+    shown: list[PageId] = field(default_factory=list)
+    page: PageId | None = None
+    view: ViewTransform | None = None
+    last_crop: BBox | None = None
+    steps: int = 0
+    searches: int = 0
+    crops: int = 0
+    invalid: int = 0
+    prediction: str | None = None
+    done: bool = False
+    feedback: str = ""
+    action_kind: str | None = None
+    action_error: str | None = None
+    score: dict[str, float] | None = None
+
+
+class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
+    """Visual retrieval-augmented question answering over document page images.
+
+    ## Description
+
+    Each episode poses one question about a corpus of document pages (reports with tables, charts,
+    slides, infographics, forms). The agent **searches** (a retriever returns the best-ranked page it
+    has not seen yet, shown as an image), **crops** into the page it sees to read small print
+    (coarse-to-fine perception), and **answers**. This follows VRAG-RL (Wang et al., 2025,
+    https://arxiv.org/abs/2505.22019). Pages are shown under a resolution budget
+    (``max_view_pixels``), so fine print is illegible until the agent zooms.
+
+    ## Action Space
+
+    ``Unicode(max_length=16384)``: one action string per step, in the dialect chosen with
+    ``dialect`` (grammar and prompt text: :class:`vrag_env.actions.ActionSet`).
+
+    | action | ``vrag`` dialect (default) | ``tool`` dialect |
+    |---|---|---|
+    | search | ``<search>Aurora revenue 2022</search>`` | ``{"name": "search", "arguments": {"query": "..."}}`` |
+    | crop | ``<bbox>[80, 160, 320, 320]</bbox>`` (observation-image pixels; ``<region>`` too) | ``{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.5]}}`` (fractions of the view) |
+    | answer | ``<answer>1,234.5</answer>`` | ``{"name": "answer", "arguments": {"answer": "1,234.5"}}`` |
+
+    ``<think>...</think>`` is allowed and ignored. A crop box is mapped to the full-resolution page,
+    padded by ``crop_padding`` on each side and grown to at least ``min_crop_size`` page pixels. A
+    non-``str`` action raises :class:`gymnasium.error.InvalidAction`; any string that does not parse, or
+    cannot be applied (crop before any search, out-of-range box, search past ``max_searches`` or past
+    the last page), is an *invalid action*: it costs the penalty below, is explained in
+    ``feedback``, and the episode goes on.
+
+    ## Observation Space
+
+    A flat ``Dict``:
+
+    | key | space | content |
+    |---|---|---|
+    | ``question`` | ``Unicode(max_question_chars)`` | the question |
+    | ``image`` | ``Box(0, 255, (H, W, 3), uint8)`` | the current view (page or crop) letterboxed into ``view_size``; grey before the first search |
+    | ``feedback`` | ``Unicode(2048)`` | what the last action did, or ``"<ErrorType>: <message>"`` |
+
+    ## Rewards
+
+    From :mod:`vrag_env.rewards` with the ``reward`` preset (default: ``"default"``):
+
+    - each invalid action: ``-invalid_action_penalty`` (0.1 in ``"default"``), immediately;
+    - on answering: ``answer_weight * answer_metric + retrieval_weight * NDCG(retrieved pages,
+      reference pages) + format_weight * format`` (``"default"``: 0.7 ANLS + 0.2 NDCG + 0.1 format;
+      ``"vrag-rl"``: VRAG-RL's 0.7 LLM judge + 0.2 NDCG + 0.1 format, zero without a search);
+    - every other step: 0. An episode truncated before an answer earns no terminal reward.
+
+    ## Starting State
+
+    A question drawn uniformly from ``split`` with ``self.np_random`` (or pinned with
+    ``reset(options={"question_id": uid})``); no page shown yet.
+
+    ## Episode End
+
+    - Termination: the agent answers (valid ``answer`` action).
+    - Truncation: the step limit of the registered id (``max_episode_steps``, applied by
+      ``TimeLimit``; ``VRAG-v0``: 10). The env itself never truncates.
+
+    ## Information
+
+    ``info`` is JSON-serialisable and deterministic:
+
+    | key | meaning |
+    |---|---|
+    | ``question_id`` | uid of the question |
+    | ``split`` | its split |
+    | ``step`` | steps taken this episode |
+    | ``action_kind`` | ``"search"``, ``"crop"``, ``"answer"``, ``"invalid"`` (``None`` after reset) |
+    | ``action_error`` | exception name of an invalid action, else ``None`` |
+    | ``current_page`` | page id shown now, or ``None`` |
+    | ``retrieved_pages`` | page ids shown so far, in order |
+    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x, y, w, h] in the image}`` or ``None`` |
+    | ``num_searches``, ``num_crops``, ``invalid_actions`` | counters |
+    | ``score`` | on termination only: the reward breakdown (``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``) |
+    | ``prediction``, ``answers``, ``reference_pages`` | on termination only: the answer given and the gold ones |
+
+    Gold answers and reference pages never appear before the episode ends.
+
+    ## Arguments
+
+    >>> import gymnasium as gym
+    >>> import vrag_env
+    >>> env = gym.make("VRAG-Tiny-v0", split="test")
+    >>> obs, info = env.reset(seed=0)
+    >>> sorted(obs)
+    ['feedback', 'image', 'question']
+    >>> obs, reward, terminated, truncated, info = env.step("<search>annual report</search>")
+    >>> info["action_kind"], len(info["retrieved_pages"])
+    ('search', 1)
+
+    Every field of :class:`vrag_env.presets.VRAGConfig` is a keyword argument (``corpus``,
+    ``synthetic``, ``split``, ``retriever``, ``dialect``, ``strict_actions``, ``reward``,
+    ``view_size``, ``max_view_pixels``, ``max_zoom``, ``crop_padding``, ``min_crop_size``,
+    ``max_searches``, ``max_question_chars``), plus ``preset`` (a name in
+    :data:`vrag_env.presets.ENV_PRESETS` or a ``VRAGConfig``) and ``render_mode``
+    (``"rgb_array"``: the page with the current view's box drawn, beside the view; ``"ansi"``: a
+    text summary).
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        preset: VRAGConfig | str = "default",
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        EzPickle.__init__(self, preset, render_mode, **kwargs)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.config: VRAGConfig = resolve_config(preset, **kwargs)
+        self.render_mode = render_mode
+        self.reward_config: RewardConfig = get_reward_config(self.config.reward)
+        self._judge = self.reward_config.make_judge()
+
+        # Heavy state is shared between env instances of one process (vector envs, evaluators).
+        from vrag_env.loading import load_corpus, load_retriever
+
+        self.corpus: Corpus = load_corpus(self.config.corpus, self.config.synthetic)
+        self.retriever = load_retriever(self.config.retriever, self.corpus)
+        self.questions: list[Query] = self.corpus.split(self.config.split)
+        if not self.questions:
+            raise ValueError(
+                f"split {self.config.split!r} of corpus {self.corpus.root} has no questions; "
+                f"splits present: {sorted({q.split for q in self.corpus.queries.values()})}"
+            )
+
+        self.action_set = ActionSet(
+            self.config.dialect, strict=self.config.strict_actions, view_size=self.config.view_size
+        )
+        height, width = self.config.view_size
+        self.action_space = _action_space(self.action_set)
+        from vrag_env.spaces import Unicode
+
+        self.observation_space = spaces.Dict(
+            {
+                "question": Unicode(self.config.max_question_chars),
+                "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
+                "feedback": Unicode(FEEDBACK_MAX_CHARS),
+            }
+        )
+        self._blank = np.full((height, width, 3), _NO_PAGE_COLOR, np.uint8)
+        self._image = self._blank
+        self._ep: _Episode | None = None
+
+    # ------------------------------------------------------------------ Gym API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start an episode on a random question of the split, or on ``options["question_id"]``.
+
+        Args:
+            seed: Seeds ``self.np_random`` (question sampling).
+            options: ``{"question_id": uid}`` pins the question (any split of the corpus).
+        """
+        super().reset(seed=seed)
+        query = self._pick_question(options)
+        self._ep = _Episode(query=query, feedback="No page shown yet: search to retrieve one.")
+        self._image = self._blank
+        return self._get_obs(), self._get_info()
+
+    def step(self, action: str) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply one action string; see the class docstring for the grammar and rewards."""
+        if not isinstance(action, str):
+            raise InvalidAction(
+                f"an action is a str in {self.action_space}, got {type(action).__name__}: {action!r:.100}"
+            )
+        ep = self._ep
+        if ep is None or ep.done:
+            raise ResetNeeded("call reset() before step() (the episode has ended or never started)")
+        ep.steps += 1
+        reward = 0.0
+        try:
+            parsed = self.action_set.parse(action)
+            self._apply(ep, parsed)
+            ep.action_kind = _kind(parsed)
+            ep.action_error = None
+        except (ActionParseError, IllegalActionError) as exc:
+            ep.invalid += 1
+            ep.action_kind = "invalid"
+            ep.action_error = type(exc).__name__
+            ep.feedback = _clip(f"{type(exc).__name__}: {exc}")
+            reward -= self.reward_config.invalid_action_penalty
+        if ep.done:
+            ep.score = self.reward_config.score(self.episode_outcome(), judge=self._judge)
+            reward += ep.score["reward"]
+        # The env never truncates: the step budget is the registered TimeLimit's job.
+        return self._get_obs(), reward, ep.done, False, self._get_info()
+
+    def render(self) -> np.ndarray | str | None:  # type: ignore[override]
+        """Render according to ``render_mode`` (``None``: nothing)."""
+        if self.render_mode is None or self._ep is None:
+            return None
+        if self.render_mode == "ansi":
+            return self._render_ansi(self._ep)
+        return self._render_rgb(self._ep)
+
+    # ------------------------------------------------------------------ public helpers
+
+    def episode_outcome(self) -> EpisodeOutcome:
+        """What the reward is computed from, for the current episode (also for truncated ones)."""
+        ep = self._require_episode()
+        return EpisodeOutcome(
+            question=ep.query.question,
+            prediction=ep.prediction,
+            answers=ep.query.answers,
+            retrieved=tuple(ep.shown),
+            reference_pages=ep.query.reference_pages,
+            num_searches=ep.searches,
+            num_crops=ep.crops,
+            invalid_actions=ep.invalid,
+            num_actions=ep.steps,
+            answered=ep.prediction is not None,
+        )
+
+    def episode_score(self) -> dict[str, float]:
+        """The reward breakdown of the current episode, whether or not it was answered.
+
+        Evaluators call this after a truncated episode, which ends without ``info["score"]``.
+        """
+        ep = self._require_episode()
+        if ep.score is not None:
+            return dict(ep.score)
+        return self.reward_config.score(self.episode_outcome(), judge=self._judge)
+
+    @property
+    def view(self) -> ViewTransform | None:
+        """The current view's transform (``None`` before the first search)."""
+        return None if self._ep is None else self._ep.view
+
+    # ------------------------------------------------------------------ actions
+
+    def _apply(self, ep: _Episode, action: Action) -> None:
+        if isinstance(action, Search):
+            self._search(ep, action.query)
+        elif isinstance(action, Crop):
+            self._crop(ep, action)
+        else:
+            assert isinstance(action, Answer)
+            ep.prediction = action.text
+            ep.done = True
+            ep.feedback = "Answer submitted."
+
+    def _search(self, ep: _Episode, query: str) -> None:
+        limit = self.config.max_searches
+        if limit is not None and ep.searches >= limit:
+            raise IllegalActionError(f"the search budget of {limit} searches is used up; answer now")
+        n_pages = len(self.corpus.pages)
+        if len(ep.shown) >= n_pages:
+            raise IllegalActionError("every page of the corpus has been shown already; answer now")
+        # The top len(shown)+1 results always hold at least one page not shown yet.
+        shown = set(ep.shown)
+        results = self.retriever.search(query, min(n_pages, len(ep.shown) + 1))
+        fresh = [r for r in results if r.page_id not in shown]
+        if not fresh:
+            raise IllegalActionError("the search returned no page that has not been shown")
+        page_id = fresh[0].page_id
+        ep.searches += 1
+        ep.shown.append(page_id)
+        ep.page = page_id
+        ep.last_crop = None
+        page = self.corpus.pages[page_id]
+        ep.view = self._fit((0.0, 0.0, float(page.width), float(page.height)))
+        self._image = render_view(self.corpus.page_image(page_id), ep.view, self.config.view_size)
+        ep.feedback = _clip(
+            f"Search result for {query!r}: a new page is shown "
+            f"(result {len(ep.shown)} of this episode)."
+        )
+
+    def _crop(self, ep: _Episode, action: Crop) -> None:
+        if ep.page is None or ep.view is None:
+            raise IllegalActionError("there is no page to crop yet: search first")
+        view = ep.view
+        if action.frame == "view":
+            height, width = self.config.view_size
+            x1, y1, x2, y2 = action.box
+            if x2 > width + 0.5 or y2 > height + 0.5:
+                raise IllegalActionError(
+                    f"the box {list(action.box)} lies outside the {width}x{height} image"
+                )
+            cx1, cy1, cx2, cy2 = view.content_box
+            x1, y1, x2, y2 = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
+            if x2 - x1 < 1 or y2 - y1 < 1:
+                raise IllegalActionError(
+                    f"the box {list(action.box)} covers no page content (the page occupies "
+                    f"{[cx1, cy1, cx2, cy2]} of the image)"
+                )
+            box = view.view_to_page((x1, y1, x2, y2))
+        else:
+            box = view.normalized_to_page(action.box)
+        page = self.corpus.pages[ep.page]
+        region = _pad_box(box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height)
+        ep.crops += 1
+        ep.last_crop = region
+        ep.view = self._fit(region)
+        self._image = render_view(self.corpus.page_image(ep.page), ep.view, self.config.view_size)
+        zoom = ep.view.scale / self._fit((0.0, 0.0, float(page.width), float(page.height))).scale
+        ep.feedback = f"Zoomed in {zoom:.1f}x on the current page."
+
+    # ------------------------------------------------------------------ internals
+
+    def _fit(self, region: BBox) -> ViewTransform:
+        return fit_view(region, self.config.view_size, self.config.max_view_pixels, self.config.max_zoom)
+
+    def _pick_question(self, options: dict[str, Any] | None) -> Query:
+        if options:
+            unknown = sorted(set(options) - {"question_id"})
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'question_id'")
+            uid = options.get("question_id")
+            if uid is not None:
+                if uid not in self.corpus.queries:
+                    raise ValueError(
+                        f"unknown question_id {uid!r} in corpus {self.corpus.root} "
+                        f"({len(self.corpus.queries)} questions, e.g. {self.questions[0].uid!r})"
+                    )
+                return self.corpus.queries[uid]
+        return self.questions[int(self.np_random.integers(len(self.questions)))]
+
+    def _require_episode(self) -> _Episode:
+        if self._ep is None:
+            raise ResetNeeded("call reset() first")
+        return self._ep
+
+    def _get_obs(self) -> dict[str, Any]:
+        ep = self._require_episode()
+        return {
+            "question": ep.query.question[: self.config.max_question_chars],
+            "image": self._image.copy(),
+            "feedback": ep.feedback,
+        }
+
+    def _get_info(self) -> dict[str, Any]:
+        ep = self._require_episode()
+        info: dict[str, Any] = {
+            "question_id": ep.query.uid,
+            "split": ep.query.split,
+            "step": ep.steps,
+            "action_kind": ep.action_kind,
+            "action_error": ep.action_error,
+            "current_page": ep.page,
+            "retrieved_pages": list(ep.shown),
+            "view": None if ep.view is None else ep.view.to_json(),
+            "num_searches": ep.searches,
+            "num_crops": ep.crops,
+            "invalid_actions": ep.invalid,
+        }
+        if ep.done and ep.score is not None:
+            info["score"] = dict(ep.score)
+            info["prediction"] = ep.prediction
+            info["answers"] = list(ep.query.answers)
+            info["reference_pages"] = list(ep.query.reference_pages)
+        return info
+
+    def _render_rgb(self, ep: _Episode) -> np.ndarray:
+        height, width = self.config.view_size
+        if ep.page is None or ep.view is None:
+            return np.concatenate([self._blank, self._blank], axis=1)
+        page = self.corpus.page_image(ep.page).copy()
+        draw_box(page, ep.view.region, width=max(3, page.width // 200))
+        full = self._fit((0.0, 0.0, float(page.width), float(page.height)))
+        left = render_view(page, full, self.config.view_size)
+        return np.concatenate([left, self._image], axis=1)
+
+    def _render_ansi(self, ep: _Episode) -> str:
+        region = "-" if ep.view is None else ", ".join(f"{v:.0f}" for v in ep.view.region)
+        return (
+            f"question: {ep.query.question}\n"
+            f"step {ep.steps} | page {ep.page or '-'} | region [{region}] | "
+            f"searches {ep.searches} crops {ep.crops} invalid {ep.invalid}\n"
+            f"feedback: {ep.feedback}\n"
+        )
+
+
+def _action_space(action_set: ActionSet) -> gym.Space[str]:
+    from vrag_env.spaces import Unicode
+
+    return Unicode(MAX_ACTION_CHARS, sampler=action_set)
+
+
+def _kind(action: Action) -> str:
+    return {Search: "search", Crop: "crop", Answer: "answer"}[type(action)]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= FEEDBACK_MAX_CHARS else text[: FEEDBACK_MAX_CHARS - 3] + "..."
+
+
+def _pad_box(box: BBox, padding: float, min_size: int, page_w: int, page_h: int) -> BBox:
+    """Pad a page-pixel box, grow it to ``min_size`` around its centre, and clip it to the page."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    x1, x2 = x1 - padding * w, x2 + padding * w
+    y1, y2 = y1 - padding * h, y2 + padding * h
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half_w = max(x2 - x1, min(min_size, page_w)) / 2
+    half_h = max(y2 - y1, min(min_size, page_h)) / 2
+    x1, x2 = cx - half_w, cx + half_w
+    y1, y2 = cy - half_h, cy + half_h
+    # Shift (not shrink) a box that sticks out of the page, then clip what is still outside.
+    x1, x2 = x1 - min(0.0, x1) - max(0.0, x2 - page_w), x2 - min(0.0, x1) - max(0.0, x2 - page_w)
+    y1, y2 = y1 - min(0.0, y1) - max(0.0, y2 - page_h), y2 - min(0.0, y1) - max(0.0, y2 - page_h)
+    x1, y1 = max(0.0, x1), max(0.0, y1)
+    x2, y2 = min(float(page_w), x2), min(float(page_h), y2)
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):  # pragma: no cover - guarded by the parser
+        raise IllegalActionError("the crop box is not finite")
+    return (x1, y1, x2, y2)
+

@@ -1,0 +1,86 @@
+"""Loading corpora and retrievers once per process.
+
+Vector envs, evaluators and trainers create many env instances over the same corpus; these helpers
+share one loaded :class:`~vrag_env.corpora.corpus.Corpus` and one retriever per corpus folder, keyed by
+the folder and its manifest checksum, so a rebuilt corpus is reloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from vrag_env.corpora.corpus import MANIFEST, Corpus
+from vrag_env.retrieval.base import Retriever
+
+_LOCK = threading.Lock()
+_CORPORA: dict[tuple[str, str], Corpus] = {}
+_RETRIEVERS: dict[tuple[str, str, str], Retriever] = {}
+
+
+def _manifest_key(root: Path) -> str:
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ""
+    return json.dumps(manifest.get("checksums", {}), sort_keys=True)
+
+
+def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Path:
+    """The corpus folder for an env config: ``corpus`` itself, or the built-in synthetic corpus.
+
+    Raises:
+        FileNotFoundError: If ``corpus`` does not exist.
+    """
+    if corpus is None:
+        from vrag_env.corpora.synthetic import builtin_corpus
+
+        return Path(builtin_corpus(synthetic))
+    path = Path(corpus).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"corpus folder {path} does not exist; build one with `vrag ingest SOURCES --out {path}` "
+            "or leave corpus=None for the built-in corpus"
+        )
+    return path
+
+
+def load_corpus(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Corpus:
+    """Load (or reuse) the corpus of an env config."""
+    root = resolve_corpus_path(corpus, synthetic).resolve()
+    key = (str(root), _manifest_key(root))
+    with _LOCK:
+        if key not in _CORPORA:
+            _CORPORA[key] = Corpus(root)
+        return _CORPORA[key]
+
+
+def load_retriever(name: str, corpus: Corpus) -> Retriever:
+    """Load (or reuse) retriever ``name`` over ``corpus``, building and caching its index if needed.
+
+    ``name`` is a registered backend (``"bm25"``, ...) or the URL of a ``vrag serve-retriever``
+    service.
+    """
+    key = (name, str(corpus.root), _manifest_key(corpus.root))
+    with _LOCK:
+        if key not in _RETRIEVERS:
+            _RETRIEVERS[key] = _build_retriever(name, corpus)
+        return _RETRIEVERS[key]
+
+
+def _build_retriever(name: str, corpus: Corpus) -> Retriever:
+    if name.startswith(("http://", "https://")):
+        from vrag_env.retrieval.client import RemoteRetriever
+
+        return RemoteRetriever(name, corpus)
+    from vrag_env.retrieval.base import make_retriever
+
+    retriever = make_retriever(name)
+    load_or_build = getattr(type(retriever), "load_or_build", None)
+    if load_or_build is not None:
+        loaded: Retriever = load_or_build(corpus)
+        return loaded
+    retriever.index(corpus)
+    return retriever
