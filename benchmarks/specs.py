@@ -1,0 +1,335 @@
+"""Benchmarks as data: frozen specs that fix the env, the questions, the seeds and the grammar.
+
+A :class:`Benchmark` pins everything an evaluation depends on, so every agent faces the same
+questions with the same action dialect, reward preset and step limit (BrowserGym's rule: "evaluate
+different agents using the same action set for fairness"). The question ids are stored explicitly in
+``benchmarks/specs/<name>.json``; they were drawn once from the built-in synthetic corpus with a seeded
+permutation (:func:`build_benchmark`) and are checked in, together with the generator version and
+config fingerprint of that corpus. When the generator changes, loading the spec fails with a clear
+error that says how to regenerate it, instead of silently evaluating on other questions.
+
+Regenerate the checked-in specs (after a generator change) with::
+
+    uv run python -m benchmarks.specs --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks.runner import EvalSpec
+
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
+"""Where the checked-in spec files live (``<name>.json``)."""
+
+SPEC_FORMAT_VERSION = 1
+
+
+class StaleBenchmarkError(ValueError):
+    """A spec was built for another version of the corpus generator than the installed one."""
+
+
+@dataclass(frozen=True)
+class CorpusRef:
+    """Which corpus a benchmark's question ids belong to.
+
+    Attributes:
+        synthetic: The built-in synthetic corpus preset (``"default"``, ``"tiny"``), or ``None`` for
+            an external corpus folder given in ``env_kwargs["corpus"]``.
+        generator_version: ``GENERATOR_VERSION`` of the synthetic generator the ids were drawn from.
+        fingerprint: ``SyntheticConfig.fingerprint()`` of that corpus (generator version + config).
+    """
+
+    synthetic: str | None = "default"
+    generator_version: int | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A frozen benchmark: the env, the questions, the seeds and the action grammar.
+
+    Attributes:
+        name: Benchmark name; results go to ``results/<name>/<agent>.json``.
+        env_id: Registered env id, with its ``-vN`` version.
+        split: The question split the ids come from (recorded, and passed to the env).
+        question_ids: The explicit, ordered question ids (one episode each).
+        seed: Episode ``i`` is reset with seed ``seed + i``.
+        max_episode_steps: Step limit (overrides the registered one, so it is part of the spec).
+        dialect: Action dialect every agent must use (``"vrag"`` or ``"tool"``).
+        reward: Reward preset name.
+        corpus: Which corpus the ids belong to (checked against the installed generator).
+        description: One line for humans.
+        env_kwargs: Further ``gym.make`` keyword arguments (e.g. ``corpus`` for an external folder).
+    """
+
+    name: str
+    env_id: str
+    split: str
+    question_ids: tuple[str, ...]
+    seed: int = 0
+    max_episode_steps: int = 10
+    dialect: str = "vrag"
+    reward: str = "default"
+    corpus: CorpusRef = field(default_factory=CorpusRef)
+    description: str = ""
+    env_kwargs: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.question_ids:
+            raise ValueError(f"benchmark {self.name!r} has no question ids")
+        if len(set(self.question_ids)) != len(self.question_ids):
+            raise ValueError(f"benchmark {self.name!r} lists a question id twice")
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+        clash = sorted({"split", "dialect", "reward"} & set(self.env_kwargs))
+        if clash:
+            raise ValueError(f"set {clash} through the Benchmark fields, not env_kwargs")
+
+    @property
+    def episodes(self) -> int:
+        """Number of episodes (one per question id)."""
+        return len(self.question_ids)
+
+    def check_fresh(self) -> None:
+        """Check that the installed corpus generator still produces this benchmark's corpus.
+
+        Raises:
+            StaleBenchmarkError: With the versions found and the command that regenerates the spec.
+        """
+        if self.corpus.synthetic is None or self.corpus.fingerprint is None:
+            return
+        from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, resolve_config
+
+        current = resolve_config(self.corpus.synthetic).fingerprint()
+        if current != self.corpus.fingerprint:
+            raise StaleBenchmarkError(
+                f"benchmark {self.name!r} was built from synthetic corpus {self.corpus.synthetic!r} "
+                f"generator version {self.corpus.generator_version} (fingerprint "
+                f"{self.corpus.fingerprint}), but the installed generator is version "
+                f"{GENERATOR_VERSION} (fingerprint {current}): its question ids may not exist or may "
+                "mean other questions. Regenerate the spec with "
+                "`uv run python -m benchmarks.specs --write` and re-run the evaluations."
+            )
+
+    def make_env_kwargs(self) -> dict[str, Any]:
+        """The ``gym.make`` keyword arguments (split, dialect, reward and ``env_kwargs``)."""
+        return {"split": self.split, "dialect": self.dialect, "reward": self.reward, **self.env_kwargs}
+
+    def to_eval_spec(self, limit: int | None = None, name: str | None = None) -> EvalSpec:
+        """The runner's :class:`~benchmarks.runner.EvalSpec` for this benchmark.
+
+        Args:
+            limit: Use only the first ``limit`` questions (``vrag leaderboard --quick``).
+            name: Name recorded in results (default: the benchmark's name).
+
+        Raises:
+            StaleBenchmarkError: If the corpus generator changed since the spec was built.
+        """
+        from benchmarks.runner import EvalSpec
+
+        self.check_fresh()
+        ids = list(self.question_ids if limit is None else self.question_ids[:limit])
+        return EvalSpec(
+            env_id=self.env_id,
+            env_kwargs=self.make_env_kwargs(),
+            question_ids=ids,
+            episodes=len(ids),
+            seed=self.seed,
+            max_episode_steps=self.max_episode_steps,
+            name=name or self.name,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (the spec file's content)."""
+        record = asdict(self)
+        record["question_ids"] = list(self.question_ids)
+        return {"format_version": SPEC_FORMAT_VERSION, **record}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Benchmark:
+        """Parse the form written by :meth:`to_json`."""
+        record = dict(record)
+        version = record.pop("format_version", None)
+        if version != SPEC_FORMAT_VERSION:
+            raise ValueError(f"benchmark spec format {version!r} is not {SPEC_FORMAT_VERSION}")
+        record["question_ids"] = tuple(record["question_ids"])
+        record["corpus"] = CorpusRef(**record.get("corpus", {}))
+        return cls(**record)
+
+
+# ---------------------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True)
+class BenchmarkRecipe:
+    """How a checked-in benchmark's question ids are drawn (used only to (re)generate the file).
+
+    Attributes:
+        name: Benchmark name.
+        env_id: Registered env id.
+        synthetic: Built-in corpus preset the env id uses.
+        split: Question split to draw from.
+        num_questions: How many ids (``None``: the whole split).
+        seed: Seed of the permutation and of the episodes.
+        description: One line for humans.
+    """
+
+    name: str
+    env_id: str
+    synthetic: str
+    split: str
+    num_questions: int | None
+    seed: int
+    description: str
+
+
+RECIPES: dict[str, BenchmarkRecipe] = {
+    "synth-test": BenchmarkRecipe(
+        name="synth-test",
+        env_id="VRAG-v0",
+        synthetic="default",
+        split="test",
+        num_questions=300,
+        seed=2025,
+        description="300 test questions of the built-in synthetic corpus, in a seeded order",
+    ),
+    "synth-tiny": BenchmarkRecipe(
+        name="synth-tiny",
+        env_id="VRAG-Tiny-v0",
+        synthetic="tiny",
+        split="test",
+        num_questions=None,
+        seed=7,
+        description="every test question of the tiny synthetic corpus (for tests and smoke runs)",
+    ),
+}
+"""The benchmarks this repository ships. ``synth-test`` is the leaderboard's benchmark."""
+
+
+def build_benchmark(recipe: BenchmarkRecipe) -> Benchmark:
+    """Draw a benchmark's question ids from its corpus (generates the corpus if needed).
+
+    The ids are the split's questions in corpus order, permuted with ``recipe.seed``, truncated to
+    ``num_questions``.
+    """
+    import numpy as np
+
+    from vrag_env.corpora.synthetic import builtin_corpus
+    from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, resolve_config
+    from vrag_env.loading import load_corpus
+
+    corpus = load_corpus(str(builtin_corpus(recipe.synthetic)))
+    uids = [q.uid for q in corpus.split(recipe.split)]
+    order = np.random.default_rng(recipe.seed).permutation(len(uids))
+    count = len(uids) if recipe.num_questions is None else recipe.num_questions
+    if count > len(uids):
+        raise ValueError(
+            f"{recipe.name}: split {recipe.split!r} has {len(uids)} questions, fewer than {count}"
+        )
+    ids = tuple(uids[int(i)] for i in order[:count])
+    return Benchmark(
+        name=recipe.name,
+        env_id=recipe.env_id,
+        split=recipe.split,
+        question_ids=ids,
+        seed=recipe.seed,
+        corpus=CorpusRef(
+            synthetic=recipe.synthetic,
+            generator_version=GENERATOR_VERSION,
+            fingerprint=resolve_config(recipe.synthetic).fingerprint(),
+        ),
+        description=recipe.description,
+    )
+
+
+# ---------------------------------------------------------------------------------------- lookup
+
+
+def spec_path(name: str, spec_dir: Path = SPEC_DIR) -> Path:
+    """The file of benchmark ``name``."""
+    return spec_dir / f"{name}.json"
+
+
+def available_benchmarks(spec_dir: Path = SPEC_DIR) -> list[str]:
+    """Names of the checked-in benchmark specs."""
+    return sorted(p.stem for p in spec_dir.glob("*.json"))
+
+
+def load_benchmark(path: str | os.PathLike[str]) -> Benchmark:
+    """Load a benchmark spec file."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc.msg})") from exc
+    return Benchmark.from_json(record)
+
+
+def get_benchmark(name: str, spec_dir: Path = SPEC_DIR) -> Benchmark:
+    """The benchmark called ``name`` (a checked-in spec) or stored at path ``name``.
+
+    Raises:
+        ValueError: For an unknown name; the message lists the available ones.
+    """
+    path = spec_path(name, spec_dir)
+    if path.is_file():
+        return load_benchmark(path)
+    if name.endswith(".json") and Path(name).is_file():
+        return load_benchmark(name)
+    raise ValueError(f"unknown benchmark {name!r}. Available benchmarks: {available_benchmarks(spec_dir)}")
+
+
+def write_benchmark(benchmark: Benchmark, path: str | os.PathLike[str]) -> Path:
+    """Write a spec file atomically (temp file + rename)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(benchmark.to_json(), fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def with_limit(benchmark: Benchmark, limit: int, suffix: str = "-quick") -> Benchmark:
+    """A reduced copy: the first ``limit`` questions, named ``<name><suffix>``."""
+    return replace(
+        benchmark,
+        name=f"{benchmark.name}{suffix}",
+        question_ids=benchmark.question_ids[:limit],
+        description=f"first {limit} questions of {benchmark.name}",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Regenerate the checked-in spec files from their recipes."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="write benchmarks/specs/<name>.json")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to build (default: all of {sorted(RECIPES)})")
+    args = parser.parse_args(argv)
+    for name in args.names or sorted(RECIPES):
+        if name not in RECIPES:
+            parser.error(f"no recipe for {name!r}; recipes: {sorted(RECIPES)}")
+        benchmark = build_benchmark(RECIPES[name])
+        if args.write:
+            print(f"wrote {write_benchmark(benchmark, spec_path(name))} ({benchmark.episodes} questions)")
+        else:
+            print(json.dumps(benchmark.to_json())[:400] + " ...")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""Episode semantics: search, crop, answer, penalties, leakage, zoom."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.oracle import OracleAgent
+from vrag_env.rendering import LEGIBLE_PX, box_height_in_view, fit_view
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = gym.make("VRAG-Tiny-v0", split="test")
+    yield e
+    e.close()
+
+
+def penalty(env):
+    return env.unwrapped.reward_config.invalid_action_penalty
+
+
+MALFORMED = [
+    "",
+    "<search>unclosed",
+    "<answer>unclosed",
+    "<bbox>[1, 2, 3, 4</bbox>",
+    '{"name": "search"',
+    "<bbox>[NaN, 1, 2, 3]</bbox>",
+    "<bbox>[-1, 0, 20, 20]</bbox>",
+    "<bbox>[300, 300, 100, 100]</bbox>",
+    "<bbox>[0, 0, 5000, 5000]</bbox>",
+    "x" * 100_000,
+    "\udcff\udcfe<search>\x00\x01</sear",  # lone surrogates and control bytes, as from a bad decode
+    "<answer></answer>",
+    "<think>no action at all</think>",
+]
+
+
+@pytest.mark.parametrize("action", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_action_costs_penalty_and_episode_goes_on(env, action):
+    env.reset(seed=0)
+    env.step("<search>annual report</search>")  # so box errors are about the box, not a missing page
+    obs, reward, terminated, truncated, info = env.step(action)
+    assert reward == pytest.approx(-penalty(env))
+    assert not terminated
+    assert info["action_kind"] == "invalid"
+    assert info["action_error"] in ("ActionParseError", "IllegalActionError")
+    assert obs["feedback"].startswith(info["action_error"] + ":")
+    assert len(obs["feedback"]) <= 2048
+    assert env.observation_space.contains(obs)
+    # the episode goes on: a valid action afterwards works
+    obs, reward, terminated, truncated, info = env.step("<search>revenue</search>")
+    assert info["action_kind"] == "search" and info["action_error"] is None
+
+
+def test_crop_before_search_is_illegal(env):
+    env.reset(seed=0)
+    obs, reward, terminated, _, info = env.step("<bbox>[10, 10, 100, 100]</bbox>")
+    assert info["action_error"] == "IllegalActionError" and "search first" in obs["feedback"]
+    assert reward == pytest.approx(-penalty(env))
+
+
+def test_crop_in_letterbox_padding_is_illegal(env):
+    env.reset(seed=0)
+    _, _, _, _, info = env.step("<search>annual report</search>")
+    x, y, w, h = info["view"]["content_box"]
+    if x < 2:
+        pytest.skip("this page fills the width")
+    obs, _, _, _, info = env.step(f"<bbox>[0, 0, {x - 1}, 50]</bbox>")
+    assert info["action_error"] == "IllegalActionError" and "no page content" in obs["feedback"]
+
+
+def test_search_budget_is_enforced():
+    env = gym.make("VRAG-Tiny-v0", max_searches=1)
+    env.reset(seed=0)
+    env.step("<search>report</search>")
+    obs, _, _, _, info = env.step("<search>chart</search>")
+    assert info["action_error"] == "IllegalActionError" and "budget" in obs["feedback"]
+
+
+def test_search_never_repeats_a_page(env):
+    env.reset(seed=0)
+    for _ in range(8):
+        _, _, _, _, info = env.step("<search>annual report revenue</search>")
+    pages = info["retrieved_pages"]
+    assert len(pages) == 8 and len(set(pages)) == 8
+    ranking = [r.page_id for r in env.unwrapped.retriever.search("annual report revenue", 8)]
+    assert pages == ranking  # best-ranked first, each new search the next unseen page
+
+
+def test_crop_maps_view_pixels_to_page_and_pads(env):
+    env.reset(seed=0)
+    _, _, _, _, info = env.step("<search>annual report</search>")
+    view = env.unwrapped.view
+    x, y, w, h = info["view"]["content_box"]
+    box = (x + w * 0.25, y + h * 0.25, x + w * 0.5, y + h * 0.5)
+    expected = view.view_to_page(box)
+    obs, _, _, _, info = env.step("<bbox>[%d, %d, %d, %d]</bbox>" % tuple(round(v) for v in box))
+    rx1, ry1, rx2, ry2 = info["view"]["region"]
+    pad = env.unwrapped.config.crop_padding
+    ew, eh = expected[2] - expected[0], expected[3] - expected[1]
+    assert rx1 == pytest.approx(expected[0] - pad * ew, abs=2 / view.scale)
+    assert ry2 == pytest.approx(expected[3] + pad * eh, abs=2 / view.scale)
+    assert info["view"]["scale"] > view.scale  # zoomed in
+    assert obs["image"].shape == env.observation_space["image"].shape
+
+
+def test_tool_crop_uses_normalised_view_coordinates():
+    env = gym.make("VRAG-Tiny-v0", dialect="tool")
+    env.reset(seed=0)
+    env.step(json.dumps({"name": "search", "arguments": {"query": "annual report"}}))
+    page = env.unwrapped.corpus.pages[env.unwrapped._ep.page]
+    _, _, _, _, info = env.step(json.dumps({"name": "crop", "arguments": {"box": [0.5, 0.5, 1.0, 1.0]}}))
+    x1, y1, x2, y2 = info["view"]["region"]
+    assert x2 == pytest.approx(page.width) and y2 == pytest.approx(page.height)
+    assert x1 == pytest.approx(page.width * 0.45, rel=0.02)  # 10% padding of the half-width box
+
+
+def test_answer_terminates_with_score_and_gold(env):
+    obs, info = env.reset(seed=0)
+    assert "score" not in info
+    obs, reward, terminated, truncated, info = env.step("<answer>definitely wrong</answer>")
+    assert terminated and not truncated
+    assert set(info["score"]) >= {"anls", "exact_match", "f1", "ndcg", "format", "reward"}
+    assert reward == pytest.approx(info["score"]["reward"])
+    assert info["answers"] and info["reference_pages"]
+    with pytest.raises(gym.error.ResetNeeded):
+        env.unwrapped.step("<answer>again</answer>")
+
+
+def test_no_leakage_of_gold_before_the_end():
+    env = gym.make("VRAG-Tiny-v0", split="all")
+    corpus = env.unwrapped.corpus
+    for query in corpus.queries.values():
+        for answer in query.answers:
+            pattern = r"(?<![\w.,])" + re.escape(answer.lower()) + r"(?![\w])"
+            assert not re.search(pattern, query.question.lower()), (query.uid, answer)
+    oracle = OracleAgent.from_env(env)
+    for seed in range(10):
+        obs, info = env.reset(seed=seed)
+        oracle.reset()
+        query = corpus.queries[info["question_id"]]
+        secrets = [a.lower() for a in query.answers] + list(query.reference_pages)
+        done = False
+        while not done:
+            text = json.dumps(info).lower() + obs["question"].lower() + obs["feedback"].lower()
+            for secret in query.answers:
+                assert secret.lower() not in obs["feedback"].lower()
+            assert "answers" not in info and "reference_pages" not in info and "score" not in info
+            assert not any(f'"{s.lower()}"' in text for s in secrets if s not in info["retrieved_pages"])
+            obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+            done = terminated or truncated
+        assert info["answers"] == list(query.answers)
+
+
+def test_zoom_is_needed_for_small_print():
+    """OCR-free: the generator's own word boxes give the answer's glyph height in the view."""
+    env = gym.make("VRAG-Tiny-v0", split="all")
+    u = env.unwrapped
+    oracle = OracleAgent.from_env(env)
+    small = [q for q in u.corpus.queries.values() if q.small_print][:40]
+    assert len(small) >= 10
+    for query in small:
+        obs, info = env.reset(seed=0, options={"question_id": query.uid})
+        oracle.reset()
+        checked = 0
+        while True:
+            obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+            if terminated or truncated:
+                break
+            evidence = [e for e in query.evidence if e.page_id == info["current_page"]]
+            if not evidence:
+                continue
+            height = box_height_in_view(evidence[0].box, u.view)
+            if info["action_kind"] == "search":
+                full = fit_view((0, 0, u.corpus.pages[info["current_page"]].width, u.corpus.pages[info["current_page"]].height), u.config.view_size, u.config.max_view_pixels, u.config.max_zoom)
+                assert u.view.scale == pytest.approx(full.scale)
+                assert height < LEGIBLE_PX, (query.uid, height)
+            elif info["action_kind"] == "crop":
+                assert height >= LEGIBLE_PX, (query.uid, height)
+                # and the evidence is inside the zoomed view
+                r = u.view.region
+                b = evidence[0].box
+                assert r[0] <= b[0] and r[1] <= b[1] and b[2] <= r[2] and b[3] <= r[3]
+                checked += 1
+        assert checked == len(query.reference_pages)
+        assert info["score"]["anls"] == 1.0
+
+
+def test_observation_image_is_fixed_size_and_changes_on_crop(env):
+    obs, _ = env.reset(seed=0)
+    shape = env.observation_space["image"].shape
+    assert obs["image"].shape == shape and obs["image"].dtype == np.uint8
+    obs1, *_ = env.step("<search>annual report</search>")
+    obs2, *_ = env.step("<bbox>[200, 200, 400, 400]</bbox>")
+    assert obs1["image"].shape == obs2["image"].shape == shape
+    assert not np.array_equal(obs1["image"], obs2["image"])

@@ -1,0 +1,103 @@
+"""Which documents the corpus holds and which pages each has.
+
+Documents, in corpus order:
+
+* ``{company}-annual-report-{year}``: overview (``report``), financial review with two dense tables
+  (``report``), segment charts (``chart``), and an at-a-glance page (``infographic``);
+* ``{company}-fy{year}-results``: a results slide deck (``slide``): title, highlights, outlook,
+  segment review;
+* ``{company}-{form-kind}-{nnn}``: one filled-in form (``form``).
+
+Every company publishes the same documents every year with the same structure and vocabulary, so
+many pages are near-duplicates that differ only in names, years and figures: finding the right page
+needs the details of the question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vrag_env.corpora.synthetic.world import Company, FormData, World
+
+REPORT_ROLES = (("overview", "report"), ("financials", "report"), ("charts", "chart"), ("glance", "infographic"))
+DECK_ROLES = (("title", "slide"), ("highlights", "slide"), ("outlook", "slide"), ("segments", "slide"))
+
+PORTRAIT = (1000, 1400)
+"""Report and form page size (width, height) in pixels."""
+
+LANDSCAPE = (1600, 900)
+"""Slide size (width, height) in pixels."""
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What one page shows: enough for a renderer to draw it without other context.
+
+    Attributes:
+        page_id: ``{doc}_{page}``.
+        doc: Document stem.
+        page: 1-based page number.
+        kind: Page kind stored in the corpus (``report``, ``chart``, ``slide``, ``infographic``,
+            ``form``).
+        role: Which renderer draws it (``overview``, ``financials``, ...).
+        company: The company the page belongs to.
+        year: The fiscal year it covers.
+        seed: The corpus seed (wording variants are drawn from it).
+        form: The form data, for form pages.
+    """
+
+    page_id: str
+    doc: str
+    page: int
+    kind: str
+    role: str
+    company: Company
+    year: int
+    seed: int
+    form: FormData | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Page size (width, height)."""
+        return LANDSCAPE if self.kind == "slide" else PORTRAIT
+
+
+@dataclass(frozen=True)
+class DocumentPlan:
+    """A document: its stem and its pages in order."""
+
+    stem: str
+    pages: tuple[PagePlan, ...]
+
+
+def _document(
+    stem: str, roles: tuple[tuple[str, str], ...], company: Company, year: int, seed: int
+) -> DocumentPlan:
+    return DocumentPlan(
+        stem,
+        tuple(
+            PagePlan(f"{stem}_{i}", stem, i, kind, role, company, year, seed)
+            for i, (role, kind) in enumerate(roles, start=1)
+        ),
+    )
+
+
+def plan_documents(world: World, seed: int) -> list[DocumentPlan]:
+    """All documents of a world, in corpus order (by company, then year, then forms)."""
+    plans: list[DocumentPlan] = []
+    for company in world.companies:
+        for year in world.years:
+            plans.append(
+                _document(
+                    f"{company.key}-annual-report-{year}", REPORT_ROLES, company, year, seed
+                )
+            )
+            plans.append(_document(f"{company.key}-fy{year}-results", DECK_ROLES, company, year, seed)
+            )
+        for form in world.forms:
+            if form.company is company:
+                page = PagePlan(
+                    f"{form.stem}_1", form.stem, 1, "form", "form", company, form.year, seed, form
+                )
+                plans.append(DocumentPlan(form.stem, (page,)))
+    return plans

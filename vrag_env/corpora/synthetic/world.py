@@ -1,0 +1,558 @@
+"""The fictional world the synthetic corpus describes: companies, their yearly figures, and forms.
+
+Every value is drawn from a random stream derived from ``(seed, entity, ...)``, never from global
+state, so an entity's figures do not depend on how many other entities the config asks for.
+Money is kept in integer tenths (of a million USD, or of a unit) and only formatted when printed, so
+sums and differences are exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+
+from vrag_env.corpora.synthetic.config import SyntheticConfig
+
+COMPANY_NAMES = (
+    "Aurora", "Borealis", "Cobalt", "Dunmore", "Elmstead", "Fenwick", "Galena", "Halcyon",
+    "Ironbridge", "Juniper", "Kestrel", "Lumen", "Meridian", "Northwind", "Orison", "Pinecrest",
+)  # fmt: skip
+COMPANY_SUFFIXES = ("Holdings", "Group", "Industries", "Systems", "Partners", "Corporation")
+
+
+@dataclass(frozen=True)
+class Industry:
+    """An industry: its segment names and the monthly volume metric its reports chart."""
+
+    name: str
+    segments: tuple[str, ...]
+    volume_label: str
+    volume_unit: str
+    activity: str
+    volume_phrase: str
+
+
+INDUSTRIES = (
+    Industry(
+        "renewable energy", ("Wind", "Solar", "Storage", "Hydro", "Grid"),
+        "Electricity generated", "GWh", "generation assets", "electricity generation",
+    ),
+    Industry(
+        "logistics", ("Freight", "Warehousing", "Last Mile", "Customs", "Air Cargo"),
+        "Parcels delivered", "millions", "distribution network", "parcel deliveries",
+    ),
+    Industry(
+        "consumer electronics", ("Phones", "Wearables", "Audio", "Smart Home", "Accessories"),
+        "Units shipped", "thousands", "product portfolio", "unit shipments",
+    ),
+    Industry(
+        "pharmaceuticals", ("Oncology", "Vaccines", "Generics", "Diagnostics", "Dermatology"),
+        "Prescriptions filled", "thousands", "development pipeline", "prescription volume",
+    ),
+    Industry(
+        "enterprise software", ("Cloud", "Licences", "Support", "Consulting", "Security"),
+        "Active subscriptions", "thousands", "platform", "subscription base",
+    ),
+    Industry(
+        "packaged foods", ("Dairy", "Snacks", "Beverages", "Frozen", "Bakery"),
+        "Volume sold", "kilotonnes", "brand portfolio", "sales volume",
+    ),
+    Industry(
+        "telecommunications", ("Mobile", "Broadband", "Enterprise", "Wholesale", "Media"),
+        "Mobile subscribers", "thousands", "network", "mobile subscriber base",
+    ),
+    Industry(
+        "specialty chemicals", ("Coatings", "Adhesives", "Polymers", "Catalysts", "Additives"),
+        "Production volume", "kilotonnes", "plants", "production output",
+    ),
+)  # fmt: skip
+
+REGIONS = ("North America", "Europe", "Asia Pacific", "Latin America", "Middle East", "Africa")
+OPEX_CATEGORIES = (
+    "Personnel",
+    "Research and development",
+    "Sales and marketing",
+    "Facilities",
+    "General and administrative",
+)
+QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+CITIES = (
+    "Lisbon", "Oslo", "Rotterdam", "Lyon", "Gdansk", "Porto", "Aarhus", "Leeds", "Bilbao", "Turin",
+    "Graz", "Tampere", "Ghent", "Malmo", "Brno", "Cork", "Basel", "Utrecht", "Valencia", "Bergen",
+)  # fmt: skip
+AUDITORS = (
+    "Marlow & Finch LLP", "Ashby Kerr LLP", "Thornton Vale & Co", "Brightwater Audit LLP",
+    "Hollis Grant LLP", "Pemberton Rowe LLP",
+)  # fmt: skip
+FIRST_NAMES = (
+    "Maria", "James", "Aiko", "Kwame", "Sofia", "Lars", "Priya", "Mateo", "Ingrid", "Tariq",
+    "Elena", "Oluwaseun", "Chen", "Hannah", "Rafael", "Noor", "Tomasz", "Yuki", "Amara", "Felix",
+    "Leila", "Dmitri", "Grace", "Santiago", "Astrid", "Kofi", "Mei", "Daniel", "Zara", "Henrik",
+)  # fmt: skip
+LAST_NAMES = (
+    "Okafor", "Lindqvist", "Tanaka", "Mensah", "Ferreira", "Novak", "Raman", "Delgado", "Berg",
+    "Haddad", "Petrova", "Adeyemi", "Wei", "Schultz", "Moreau", "Khan", "Kowalski", "Sato",
+    "Osei", "Brennan", "Farouk", "Ivanov", "Whitfield", "Ortega", "Nilsen", "Boateng", "Liang",
+    "Fischer", "Qureshi", "Halvorsen",
+)  # fmt: skip
+# Reporting currencies and their average USD rate in a base year; each year drifts a little.
+CURRENCIES = {"EUR": 1.10, "GBP": 1.26, "CHF": 1.08, "CAD": 0.75, "AUD": 0.69, "SGD": 0.74}
+BRAND_COLORS = (
+    (31, 78, 140), (166, 54, 3), (35, 120, 75), (120, 40, 120), (20, 110, 130), (150, 30, 50),
+    (90, 90, 20), (60, 60, 140),
+)  # fmt: skip
+
+CALLOUTS = (
+    "employees", "countries", "customers", "renewable", "women", "rnd", "safety",
+)  # fmt: skip
+"""Infographic callout kinds; each company shows six of them, the same six every year."""
+
+SUPPLIER_STEMS = (
+    "Calder", "Brayford", "Wexley", "Stanmore", "Ravel", "Holt", "Kirkby", "Marsh", "Penrose",
+    "Alder", "Thistle", "Quill", "Harrow", "Linden", "Sorrel", "Ashgrove",
+)  # fmt: skip
+SUPPLIER_TRADES = (
+    "Fasteners", "Packaging", "Electrical", "Plastics", "Catering", "Print", "Hydraulics",
+    "Textiles", "Tooling", "Cleaning", "Valves", "Labels",
+)  # fmt: skip
+DEPARTMENTS = ("Finance", "Engineering", "Sales", "Operations", "Legal", "Marketing", "Procurement")
+TRIP_PURPOSES = (
+    "Customer visit", "Trade fair", "Supplier audit", "Training course", "Site inspection",
+    "Board meeting",
+)  # fmt: skip
+EQUIPMENT = (
+    "Laptop", "Thermal camera", "Projector", "Survey drone", "Label printer", "Oscilloscope",
+    "Tablet", "Vibration meter", "Gas detector", "Barcode scanner",
+)  # fmt: skip
+FORM_KINDS = ("supplier-registration", "expense-claim", "equipment-loan")
+
+
+def derive_rng(seed: int, *keys: object) -> random.Random:
+    """A random stream for one entity: a hash of the seed and the entity's keys seeds it."""
+    digest = hashlib.sha256(repr((seed, *keys)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def fmt_tenths(value: int) -> str:
+    """Format integer tenths with thousands separators: ``12345 -> "1,234.5"``."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10)
+    return f"{sign}{whole:,}.{frac}"
+
+
+def fmt_hundredths(value: int) -> str:
+    """Format integer hundredths: ``108 -> "1.08"``, ``120880 -> "1,208.80"``."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 100)
+    return f"{sign}{whole:,}.{frac:02d}"
+
+
+def fmt_date(day: int, month: int, year: int) -> str:
+    """``"14 March 2023"``."""
+    return f"{day} {MONTH_NAMES[month - 1]} {year}"
+
+
+@dataclass(frozen=True)
+class YearData:
+    """Everything a company reports about one fiscal year.
+
+    Money is in tenths of a million USD; percentages in tenths of a percent unless noted.
+    """
+
+    year: int
+    revenue: dict[str, tuple[int, int, int, int]]
+    opex: dict[str, tuple[int, int, int, int]]
+    margins: dict[str, int]
+    segment_revenue: dict[str, int]
+    volume: tuple[int, ...]
+    employees: int
+    ceo: str
+    auditor: str
+    fx_rate: int  # hundredths
+    approved: str
+    callouts: dict[str, int]
+    deck: dict[str, int | str]
+
+    def revenue_fy(self, region: str) -> int:
+        """Full-year revenue of a region (tenths)."""
+        return sum(self.revenue[region])
+
+    @property
+    def total_revenue(self) -> int:
+        """Full-year revenue of the group (tenths)."""
+        return sum(self.revenue_fy(r) for r in self.revenue)
+
+
+@dataclass(frozen=True)
+class Company:
+    """A fictional listed company and its yearly figures (including the year before the first)."""
+
+    key: str
+    name: str
+    full_name: str
+    ticker: str
+    industry: Industry
+    hq: str
+    founded: int
+    currency: str
+    regions: tuple[str, ...]
+    segments: tuple[str, ...]
+    callouts: tuple[str, ...]
+    color: tuple[int, int, int]
+    serif: bool
+    years: dict[int, YearData] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FormData:
+    """A filled-in form: ordered sections of ``(field key, label, value)`` plus the office box."""
+
+    stem: str
+    kind: str
+    company: Company
+    year: int
+    title: str
+    code: str
+    subject: str
+    sections: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]
+    checkbox: tuple[str, tuple[str, ...], int]
+    office: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class World:
+    """The companies and forms of one corpus."""
+
+    companies: tuple[Company, ...]
+    forms: tuple[FormData, ...]
+    years: tuple[int, ...]
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _split_tenths(total: int, weights: list[float]) -> list[int]:
+    """Split ``total`` into integer parts proportional to ``weights`` that sum exactly to it."""
+    parts = [int(total * w / sum(weights)) for w in weights]
+    parts[-1] += total - sum(parts)
+    return parts
+
+
+def _fx_rate(seed: int, currency: str, year: int) -> int:
+    rng = derive_rng(seed, "fx", currency, year)
+    return round(CURRENCIES[currency] * (1 + rng.uniform(-0.06, 0.06)) * 100)
+
+
+def _build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> Company:
+    rng = derive_rng(seed, "company", name)
+    industry = INDUSTRIES[(index + rng.randrange(2)) % len(INDUSTRIES)]
+    picked_regions = set(rng.sample(REGIONS, 4))
+    regions = tuple(r for r in REGIONS if r in picked_regions)
+    segments = tuple(sorted(rng.sample(industry.segments, rng.choice((3, 4))), key=industry.segments.index))
+    picked_callouts = set(rng.sample(CALLOUTS, 6))
+    callouts = tuple(c for c in CALLOUTS if c in picked_callouts)
+    ticker = name[:3].upper() + ("" if rng.random() < 0.5 else name[-1].upper())
+    company = Company(
+        key=name.lower(),
+        name=name,
+        full_name=f"{name} {rng.choice(COMPANY_SUFFIXES)}",
+        ticker=ticker,
+        industry=industry,
+        hq=CITIES[(index * 7 + rng.randrange(3)) % len(CITIES)],
+        founded=rng.randrange(1921, 2006),
+        currency=rng.choice(sorted(CURRENCIES)),
+        regions=regions,
+        segments=segments,
+        callouts=callouts,
+        color=BRAND_COLORS[index % len(BRAND_COLORS)],
+        serif=rng.random() < 0.4,
+    )
+    _fill_years(seed, company, years)
+    return company
+
+
+def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
+    """Simulate the company from the year before ``years[0]`` (prior-year columns need it)."""
+    rng = derive_rng(seed, "figures", company.key)
+    size = rng.uniform(400.0, 3000.0)  # USD million a year
+    shares = {r: rng.uniform(0.5, 2.0) for r in company.regions}
+    season = [rng.uniform(0.85, 1.15) for _ in QUARTERS]
+    opex_ratio = rng.uniform(0.70, 0.90)
+    opex_shares = [rng.uniform(0.5, 2.5) for _ in OPEX_CATEGORIES]
+    base_margin = {s: rng.uniform(4.0, 26.0) for s in company.segments}
+    seg_shares = [rng.uniform(0.5, 2.0) for _ in company.segments]
+    volume_base = rng.uniform(40.0, 900.0)
+    volume_season = [rng.uniform(0.85, 1.15) for _ in MONTHS]
+    employees = rng.randrange(2_000, 40_000)
+    ceo = _person(rng)
+    auditor = rng.choice(AUDITORS)
+    metrics = {
+        "countries": rng.randrange(6, 40),
+        "customers": rng.randrange(1_200, 90_000),
+        "relationship": rng.randrange(20, 99),  # tenths of a year
+        "renewable": rng.randrange(20, 80),
+        "women": rng.randrange(18, 46),
+        "managers": rng.randrange(150, 4_000),
+        "rnd": rng.randrange(15, 150),  # tenths of a percent of revenue
+        "ltifr": rng.randrange(10, 120),  # hundredths
+        "sites": rng.randrange(12, 240),
+    }
+    renewable_target_year = years[-1] + rng.randrange(3, 8)
+    renewable_target = rng.choice((80, 85, 90, 95, 100))
+    nps = rng.randrange(18, 55)
+    dividend = rng.randrange(8, 250)  # cents
+    prev_total = 0
+    for year in (years[0] - 1, *years):
+        growth = {r: rng.uniform(-0.06, 0.14) for r in company.regions}
+        size_year = size
+        revenue: dict[str, tuple[int, int, int, int]] = {}
+        for region in company.regions:
+            annual = size_year * shares[region] / sum(shares.values())
+            revenue[region] = tuple(  # type: ignore[assignment]
+                round(annual * season[q] / sum(season) * rng.uniform(0.96, 1.04) * 10)
+                for q in range(4)
+            )
+            shares[region] *= 1 + growth[region]
+        size *= 1 + sum(growth.values()) / len(growth)
+        total = sum(sum(v) for v in revenue.values())
+        opex_total = round(total * opex_ratio * rng.uniform(0.97, 1.03))
+        opex: dict[str, tuple[int, int, int, int]] = {}
+        for cat, part in zip(
+            OPEX_CATEGORIES, _split_tenths(opex_total, opex_shares), strict=True
+        ):
+            opex[cat] = tuple(  # type: ignore[assignment]
+                round(part * season[q] / sum(season) * rng.uniform(0.97, 1.03)) for q in range(4)
+            )
+        margins = {}
+        for seg in company.segments:
+            base_margin[seg] = min(max(base_margin[seg] + rng.uniform(-3.0, 3.0), 1.0), 35.0)
+            margins[seg] = round(base_margin[seg] * 10)
+        segment_revenue = dict(
+            zip(company.segments, _split_tenths(total, seg_shares), strict=True)
+        )
+        trend = rng.uniform(-0.01, 0.02)
+        volume = tuple(
+            round(volume_base * (1 + trend * m) * volume_season[m] * rng.uniform(0.95, 1.05) * 10)
+            for m in range(12)
+        )
+        volume_base *= 1 + trend * 12
+        prev_employees = employees
+        employees = max(500, round(employees * rng.uniform(0.94, 1.12)))
+        if rng.random() < 0.15:
+            ceo = _person(rng)
+        if rng.random() < 0.2:
+            auditor = rng.choice(AUDITORS)
+        metrics["countries"] += rng.choice((0, 0, 1, 2))
+        metrics["sites"] += rng.randrange(-2, 9)
+        metrics["customers"] = round(metrics["customers"] * rng.uniform(0.97, 1.15))
+        metrics["renewable"] = min(metrics["renewable"] + rng.randrange(0, 9), 99)
+        metrics["women"] = min(metrics["women"] + rng.randrange(-1, 4), 60)
+        metrics["managers"] = round(metrics["managers"] * rng.uniform(0.97, 1.08))
+        metrics["relationship"] = max(10, metrics["relationship"] + rng.randrange(-3, 4))
+        metrics["rnd"] = max(5, metrics["rnd"] + rng.randrange(-8, 9))
+        prev_ltifr = metrics["ltifr"]
+        metrics["ltifr"] = max(5, metrics["ltifr"] + rng.randrange(-15, 8))
+        callouts = dict(metrics)
+        callouts.update(
+            employees=employees,
+            prev_employees=prev_employees,
+            cities=round(metrics["countries"] * rng.uniform(1.5, 3.5)),
+            renewable_target=renewable_target,
+            renewable_target_year=renewable_target_year,
+            rnd_amount=round(total * metrics["rnd"] / 1000),
+            prev_ltifr=prev_ltifr,
+        )
+        nps = min(max(nps + rng.randrange(-5, 8), 5), 80)
+        dividend = max(5, dividend + rng.randrange(-5, 15))
+        low = rng.randrange(1, 9)
+        capex_low = rng.randrange(4, 40) * 10
+        growth_pct = round((total - prev_total) * 1000 / prev_total) if prev_total else 0
+        deck: dict[str, int | str] = {
+            "date_day": rng.randrange(2, 28),
+            "date_month": rng.choice((2, 3)),
+            "growth": growth_pct,  # tenths of a percent
+            "group_margin": round(sum(margins.values()) / len(margins) * rng.uniform(0.85, 1.0)),
+            "nps": nps,
+            "survey": rng.randrange(8, 60) * 100,
+            "survey_month": rng.choice((9, 10, 11)),
+            "fcf": round(total * rng.uniform(0.03, 0.12)),
+            "guide_low": low,
+            "guide_high": low + rng.choice((2, 3)),
+            "capex_low": capex_low,
+            "capex_high": capex_low + rng.choice((20, 30, 50)),
+            "dividend": dividend,  # cents
+            "new_sites": rng.randrange(2, 12),
+            "new_sites_region": rng.choice(company.regions),
+            "guide_fx": _fx_rate(seed, company.currency, year + 1),
+            "eliminations": rng.randrange(30, 400),  # tenths
+            "agm_day": rng.randrange(3, 28),
+        }
+        prev_total = total
+        approved_day = rng.randrange(2, 28)
+        company.years[year] = YearData(
+            year=year,
+            revenue=revenue,
+            opex=opex,
+            margins=margins,
+            segment_revenue=segment_revenue,
+            volume=volume,
+            employees=employees,
+            ceo=ceo,
+            auditor=auditor,
+            fx_rate=_fx_rate(seed, company.currency, year),
+            approved=fmt_date(approved_day, rng.choice((2, 3)), year + 1),
+            callouts=callouts,
+            deck=deck,
+        )
+
+
+def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...]) -> FormData:
+    rng = derive_rng(seed, "form", company.key, index)
+    kind = FORM_KINDS[(COMPANY_NAMES.index(company.name) + index) % len(FORM_KINDS)]
+    year = rng.choice(years)
+    stem = f"{company.key}-{kind}-{index + 1:03d}"
+    approver = _person(rng)
+    date = fmt_date(rng.randrange(1, 29), rng.randrange(1, 13), year)
+    if kind == "supplier-registration":
+        supplier = f"{rng.choice(SUPPLIER_STEMS)} {rng.choice(SUPPLIER_TRADES)} Ltd"
+        contact = _person(rng)
+        domain = supplier.split()[0].lower()
+        sections: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+            (
+                "Supplier details",
+                (
+                    ("legal_name", "Legal name", supplier),
+                    ("registration", "Company registration no.", f"{rng.randrange(10**7, 10**8)}"),
+                    ("contact", "Contact person", contact),
+                    ("phone", "Telephone", f"+44 {rng.randrange(100, 999)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"),
+                    ("email", "Email", f"{contact.split()[1].lower()}@{domain}.example"),
+                    ("city", "City", rng.choice(CITIES)),
+                ),
+            ),
+            (
+                "Commercial terms",
+                (
+                    ("payment_terms", "Payment terms", f"Net {rng.choice((14, 30, 45, 60, 90))}"),
+                    ("invoice_currency", "Invoice currency", rng.choice(sorted(CURRENCIES))),
+                    ("annual_spend", "Estimated annual spend (USD)", f"{rng.randrange(12, 900) * 1000:,}"),
+                ),
+            ),
+        )  # fmt: skip
+        checkbox = ("Supply category", ("Goods", "Services", "Works"), rng.randrange(3))
+        office = (
+            ("supplier_id", "Supplier ID", f"SUP-{rng.randrange(10000, 99999)}"),
+            ("approved_by", "Approved by", approver),
+            ("approved_on", "Date approved", date),
+            ("risk", "Risk rating", rng.choice(("Low", "Medium", "High"))),
+        )
+        return FormData(
+            stem, kind, company, year, "Supplier Registration Form", "SR-7", supplier,
+            sections, checkbox, office,
+        )  # fmt: skip
+    if kind == "expense-claim":
+        employee = _person(rng)
+        amounts = {
+            "transport": rng.randrange(4_000, 90_000),
+            "accommodation": rng.randrange(8_000, 150_000),
+            "meals": rng.randrange(2_000, 30_000),
+            "other": rng.randrange(0, 9_000),
+        }
+        depart_month = rng.randrange(1, 13)
+        depart_day = rng.randrange(1, 22)
+        return_day = depart_day + rng.randrange(1, 6)
+        sections = (
+            (
+                "Claimant",
+                (
+                    ("employee", "Employee name", employee),
+                    ("employee_id", "Employee ID", f"E-{rng.randrange(10000, 99999)}"),
+                    ("department", "Department", rng.choice(DEPARTMENTS)),
+                    ("cost_centre", "Cost centre", f"CC-{rng.randrange(1000, 9999)}"),
+                ),
+            ),
+            (
+                "Trip",
+                (
+                    ("purpose", "Purpose of travel", rng.choice(TRIP_PURPOSES)),
+                    ("destination", "Destination", rng.choice(CITIES)),
+                    ("departure", "Departure date", fmt_date(depart_day, depart_month, year)),
+                    ("return", "Return date", fmt_date(return_day, depart_month, year)),
+                ),
+            ),
+            (
+                "Expenses (USD)",
+                (
+                    ("transport", "Transport", fmt_hundredths(amounts["transport"])),
+                    ("accommodation", "Accommodation", fmt_hundredths(amounts["accommodation"])),
+                    ("meals", "Meals", fmt_hundredths(amounts["meals"])),
+                    ("other", "Other", fmt_hundredths(amounts["other"])),
+                    ("total", "Total claimed", fmt_hundredths(sum(amounts.values()))),
+                ),
+            ),
+        )  # fmt: skip
+        checkbox = ("Payment method", ("Bank transfer", "Payroll", "Card"), rng.randrange(3))
+        office = (
+            ("claim_no", "Claim no.", f"EC-{year}-{rng.randrange(1000, 9999)}"),
+            ("approved_by", "Approved by", approver),
+            ("paid_on", "Paid on", fmt_date(return_day + 2, depart_month, year)),
+        )
+        return FormData(
+            stem, kind, company, year, "Travel Expense Claim", "EC-2", employee,
+            sections, checkbox, office,
+        )  # fmt: skip
+    borrower = _person(rng)
+    start_month = rng.randrange(1, 12)
+    sections = (
+        (
+            "Borrower",
+            (
+                ("borrower", "Name", borrower),
+                ("department", "Department", rng.choice(DEPARTMENTS)),
+                ("extension", "Phone extension", f"{rng.randrange(2000, 8999)}"),
+                ("manager", "Line manager", _person(rng)),
+            ),
+        ),
+        (
+            "Equipment",
+            (
+                ("item", "Item", rng.choice(EQUIPMENT)),
+                ("asset_tag", "Asset tag", f"AT-{rng.randrange(10000, 99999)}"),
+                ("loan_start", "Loan start", fmt_date(rng.randrange(1, 29), start_month, year)),
+                ("return_due", "Return due", fmt_date(rng.randrange(1, 29), start_month + 1, year)),
+                ("purpose", "Purpose", rng.choice(TRIP_PURPOSES)),
+            ),
+        ),
+    )  # fmt: skip
+    checkbox = ("Accessories included", ("Charger", "Carry case", "None"), rng.randrange(3))
+    office = (
+        ("issued_by", "Issued by", approver),
+        ("condition", "Condition on issue", rng.choice(("New", "Good", "Fair"))),
+        ("store", "Issued from", f"Store {rng.randrange(2, 20)}"),
+    )
+    return FormData(
+        stem, kind, company, year, "Equipment Loan Request", "EL-4", borrower,
+        sections, checkbox, office,
+    )  # fmt: skip
+
+
+def build_world(cfg: SyntheticConfig) -> World:
+    """Create the companies (with figures for every year) and forms of a config."""
+    names = list(COMPANY_NAMES)
+    derive_rng(cfg.seed, "companies").shuffle(names)
+    chosen = sorted(names[: cfg.num_companies], key=COMPANY_NAMES.index)
+    companies = tuple(
+        _build_company(cfg.seed, i, name, cfg.years) for i, name in enumerate(chosen)
+    )
+    forms = tuple(
+        _build_form(cfg.seed, company, i, cfg.years)
+        for company in companies
+        for i in range(cfg.forms_per_company)
+    )
+    return World(companies=companies, forms=forms, years=cfg.years)
