@@ -2,11 +2,12 @@
 
 VRAG-RL (https://arxiv.org/abs/2505.22019) rewards the answer with a judgement by a language model
 rather than with string overlap, because free-form answers ("12.4 million", "$12.4M") defeat exact
-matching. This module asks any OpenAI-compatible server (OpenAI, a local vLLM or llama.cpp server, ...)
-whether a prediction matches the gold answers and turns the reply into ``1.0`` or ``0.0``.
+matching. This module asks any OpenAI-compatible server (OpenAI, a local vLLM or llama.cpp
+server, ...) whether a prediction matches the gold answers and turns the reply into ``1.0`` or
+``0.0``.
 
-It uses only the standard library (``urllib.request`` and ``json``): no client package is needed, and
-the judge pickles with the environment.
+It uses only the standard library (``urllib.request`` and ``json``): no client package is needed,
+and the judge pickles with the environment.
 
 The request is ``POST {base_url}/chat/completions`` with one user message (the prompt below),
 ``temperature=0`` (the same question gets the same judgement from a deterministic server) and a
@@ -24,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
@@ -172,15 +174,14 @@ class JudgeConfig:
         base_url = self.base_url or os.environ.get(BASE_URL_ENV) or None
         model = self.model or os.environ.get(MODEL_ENV) or None
         missing = [
-            name
-            for name, value in ((BASE_URL_ENV, base_url), (MODEL_ENV, model))
-            if value is None
+            name for name, value in ((BASE_URL_ENV, base_url), (MODEL_ENV, model)) if value is None
         ]
         if missing:
             raise ValueError(
                 "the LLM judge needs an OpenAI-compatible endpoint: set "
                 + " and ".join(missing)
-                + f" (e.g. {BASE_URL_ENV}=http://localhost:8000/v1 {MODEL_ENV}=Qwen/Qwen2.5-7B-Instruct,"
+                + f" (e.g. {BASE_URL_ENV}=http://localhost:8000/v1"
+                f" {MODEL_ENV}=Qwen/Qwen2.5-7B-Instruct,"
                 f" plus {self.api_key_env or API_KEY_ENV} if the server needs a key), or pass a "
                 "JudgeConfig with base_url and model, or use a reward preset without a judge "
                 "(e.g. 'vrag-rl-offline')"
@@ -292,7 +293,7 @@ class LLMJudge:
         payload = {
             "model": self.config.model,
             "messages": [{"role": "user", "content": prompt}],
-            # Greedy decoding: the same question gets the same judgement from a deterministic server.
+            # Greedy decoding: a deterministic server gives the same judgement to the same question.
             "temperature": 0,
             "max_tokens": self.config.max_tokens,
         }
@@ -311,14 +312,19 @@ class LLMJudge:
                     raise JudgeError(
                         f"LLM judge request to {self.endpoint} failed: {last_error}"
                     ) from exc
-            except (urllib.error.URLError, OSError) as exc:
-                # URLError wraps refused connections and DNS failures; socket timeouts are OSErrors.
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                # URLError wraps refused connections and DNS failures; socket timeouts are OSErrors;
+                # a connection dropped mid-response raises an HTTPException (IncompleteRead, ...).
                 reason = getattr(exc, "reason", exc)
                 last_error = f"{type(exc).__name__}: {reason}"
             else:
                 return self._read_reply(raw)
             logger.info(
-                "judge request %d/%d to %s failed: %s", attempt + 1, attempts, self.endpoint, last_error
+                "judge request %d/%d to %s failed: %s",
+                attempt + 1,
+                attempts,
+                self.endpoint,
+                last_error,
             )
         raise JudgeError(
             f"LLM judge request to {self.endpoint} failed after {attempts} attempt(s): {last_error}"

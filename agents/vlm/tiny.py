@@ -4,16 +4,18 @@ The development and CI machines cannot download weights (see ``DESIGN.md``, "Mac
 component that loads a VLM by path (the prompted VLM agent, SFT and GRPO trainers, the evaluation
 runner) is exercised against a checkpoint built here from configs:
 
-* a byte-level BPE tokenizer trained in code on a few hundred strings that cover the action grammar
-  (``<search>``, ``<bbox>``, ``<answer>``, ``<think>``, digits, JSON tool calls) and the text the chat
-  template adds, with the Qwen special tokens;
-* TRL's ``qwen3_vl.jinja`` chat template, which renders images inside ``role: "tool"`` messages (the
-  Qwen2/2.5-VL templates drop them, see huggingface/trl#5663) and whose ``<tool_call>`` blocks TRL can
-  parse (``trl.chat_template_utils.add_response_schema`` recognises it by exact string match);
-* the standard ``Qwen2VLProcessor`` / ``Qwen2_5_VLProcessor`` with a small pixel budget, so an image
-  costs a handful of tokens;
-* a randomly initialised (seeded) model small enough to generate and train in well under a second per
-  step on two CPU cores, yet wide enough to be fine-tuned to emit the action grammar.
+* a byte-level BPE tokenizer trained in code on a few hundred strings that cover the action
+  grammar (``<search>``, ``<bbox>``, ``<answer>``, ``<think>``, digits, JSON tool calls) and the
+  text the chat template adds, with the Qwen special tokens;
+* TRL's ``qwen3_vl.jinja`` chat template, which renders both assistant ``tool_calls`` and images
+  inside ``role: "tool"`` messages (templates that drop tool images crash training with "Image
+  features and image tokens do not match", huggingface/trl#5663; Qwen2/2.5-VL's own template
+  ignores ``tool_calls``), and whose ``<tool_call>`` blocks TRL can parse
+  (``trl.chat_template_utils.add_response_schema`` recognises it by exact match);
+* the standard ``Qwen2VLProcessor`` / ``Qwen2_5_VLProcessor`` with a small pixel budget, so an
+  image costs a handful of tokens;
+* a randomly initialised (seeded) model small enough to generate and train in well under a second
+  per step on two CPU cores, yet wide enough to be fine-tuned to emit the action grammar.
 
 The result is written with ``save_pretrained`` and loads exactly like a real checkpoint::
 
@@ -45,8 +47,8 @@ if TYPE_CHECKING:
 Arch = Literal["qwen2_vl", "qwen2_5_vl"]
 ARCHS: tuple[str, ...] = ("qwen2_vl", "qwen2_5_vl")
 
-# Special tokens of the Qwen2-VL family, in the order they get the lowest ids (0..6). Real checkpoints
-# use <|endoftext|> as pad and bos, <|im_end|> as the end of an assistant turn.
+# Special tokens of the Qwen2-VL family, in the order they get the lowest ids (0..6). Real
+# checkpoints use <|endoftext|> as pad and bos, <|im_end|> as the end of an assistant turn.
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|endoftext|>",
     "<|im_start|>",
@@ -58,7 +60,12 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 )
 # Added but not "special": they must survive ``decode(..., skip_special_tokens=True)`` so that tool
 # calls can be parsed from decoded completions (as in the real Qwen tokenizers).
-TOOL_TOKENS: tuple[str, ...] = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
+TOOL_TOKENS: tuple[str, ...] = (
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+)
 
 # Qwen2's pre-tokenisation: letters grouped, every digit on its own (so coordinates and numbers are
 # spelled digit by digit), punctuation runs, newlines and spaces.
@@ -181,8 +188,9 @@ class TinyVLMConfig:
 
 _QUESTION_WORDS = ("What", "Which", "Who", "When", "Where", "How", "Why", "In which", "How many")
 _TOPICS = (
-    "revenue", "net profit", "operating margin", "total sales", "number of employees", "growth rate",
-    "market share", "average price", "budget", "population", "survey response", "customer count",
+    "revenue", "net profit", "operating margin", "total sales", "number of employees",
+    "growth rate", "market share", "average price", "budget", "population", "survey response",
+    "customer count",
     "energy use", "unit cost", "return rate", "headcount", "deadline", "signature date", "address",
     "phone number", "invoice total", "tax rate", "score", "temperature", "share of women",
 )  # fmt: skip
@@ -283,9 +291,9 @@ def _number(rng: random.Random) -> str:
 def tokenizer_training_corpus(n: int = 400, seed: int = 1234) -> list[str]:
     """Return the deterministic in-code strings the tiny BPE tokenizer is trained on.
 
-    They cover the ``vrag`` dialect (``<think>``, ``<search>``, ``<bbox>``, ``<answer>``), the ``tool``
-    dialect (JSON tool calls inside ``<tool_call>``), the tool-schema prompt the chat template renders,
-    English questions about documents, numbers and environment feedback.
+    They cover the ``vrag`` dialect (``<think>``, ``<search>``, ``<bbox>``, ``<answer>``), the
+    ``tool`` dialect (JSON tool calls inside ``<tool_call>``), the tool-schema prompt the chat
+    template renders, English questions about documents, numbers and environment feedback.
 
     Args:
         n: Number of generated samples (the fixed prompt strings come on top).
@@ -367,7 +375,9 @@ def build_tiny_tokenizer(
     from transformers import PreTrainedTokenizerFast
 
     if vocab_size < 300:
-        raise ValueError(f"vocab_size must be >= 300 (256 bytes + special tokens), got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must be >= 300 (256 bytes + special tokens), got {vocab_size}"
+        )
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -396,7 +406,9 @@ def build_tiny_tokenizer(
         clean_up_tokenization_spaces=False,
     )
     tokenizer.add_tokens(list(TOOL_TOKENS))
-    tokenizer.chat_template = chat_template if chat_template is not None else qwen3_vl_chat_template()
+    tokenizer.chat_template = (
+        chat_template if chat_template is not None else qwen3_vl_chat_template()
+    )
     return tokenizer
 
 
@@ -469,7 +481,8 @@ def build_tiny_model(config: TinyVLMConfig, tokenizer: PreTrainedTokenizerFast) 
         tokenizer: Tokenizer from :func:`build_tiny_tokenizer`.
 
     Returns:
-        A ``Qwen2VLForConditionalGeneration`` or ``Qwen2_5_VLForConditionalGeneration`` in eval mode.
+        A ``Qwen2VLForConditionalGeneration`` or ``Qwen2_5_VLForConditionalGeneration``, in eval
+        mode.
     """
     import torch
     from transformers import (
@@ -566,7 +579,8 @@ def build_tiny_vlm(
 
     The folder is written to a temporary sibling and renamed into place, so a reader never sees a
     half-written checkpoint. Load it like any checkpoint:
-    ``AutoModelForImageTextToText.from_pretrained(out_dir)``, ``AutoProcessor.from_pretrained(out_dir)``.
+    ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and
+    ``AutoProcessor.from_pretrained(out_dir)``.
 
     Args:
         out_dir: Destination folder.
@@ -581,10 +595,15 @@ def build_tiny_vlm(
         ``out_dir`` as a ``Path``.
 
     Raises:
-        FileExistsError: ``out_dir`` exists, is not a tiny-VLM checkpoint and ``overwrite`` is False.
+        FileExistsError: ``out_dir`` exists, is not a tiny-VLM checkpoint and ``overwrite`` is
+            False.
     """
     out = Path(out_dir)
-    cfg = config if config is not None else TinyVLMConfig(arch=arch, seed=seed, hidden_size=hidden_size)
+    cfg = (
+        config
+        if config is not None
+        else TinyVLMConfig(arch=arch, seed=seed, hidden_size=hidden_size)
+    )
     if out.exists() and not overwrite:
         if (out / "tiny_vlm.json").is_file():
             return out

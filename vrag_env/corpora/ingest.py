@@ -42,12 +42,13 @@ from vrag_env.corpora.queries import (
     HASH_SPLIT,
     DocPages,
     PageMapper,
+    QueryError,
     RawQuery,
     attach_evidence,
     load_query_file,
     resolve_queries,
 )
-from vrag_env.types import Page, PageId, Word
+from vrag_env.types import Page, PageId, Query, Word
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +222,11 @@ class Source(ABC):
     def options(self) -> dict[str, Any]:
         """Format-specific parameters recorded in the manifest."""
         return {}
+
+    @property
+    def dropped_queries(self) -> list[tuple[str, str]]:
+        """``(uid, reason)`` of dataset questions left out on purpose (e.g. unanswerable ones)."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (open datasets, files)."""
@@ -642,7 +648,8 @@ def _ingest(
         if ocr == "always" or any(d.kind != "pdf" for d in docs):
             raise ValueError(f"{INSTALL_HINT}; or pass --ocr never")
 
-    report = IngestReport(out=out_path, docs=len(docs), skipped=list(resolved.skipped))
+    skipped = [*source.dropped_queries, *resolved.skipped]
+    report = IngestReport(out=out_path, docs=len(docs), skipped=skipped)
     build = dict(request)
     # An empty existing folder may be replaced; a corpus only with --force (checked above).
     overwrite = force or (out_path.is_dir() and not any(out_path.iterdir()))
@@ -650,7 +657,7 @@ def _ingest(
         out_path, name=name or out_path.name, build=build, overwrite=overwrite
     ) as writer:
         needed = {p for q in resolved.queries for p in q.reference_pages}
-        words_of = _write_pages(
+        words_of, written = _write_pages(
             writer,
             source,
             report,
@@ -661,7 +668,8 @@ def _ingest(
             progress=progress,
             workers=workers,
         )
-        final = attach_evidence(resolved.queries, lambda p: words_of.get(p, ()))
+        complete = _drop_missing(resolved.queries, written, report, skip_bad_queries)
+        final = attach_evidence(complete, lambda p: words_of.get(p, ()))
         writer.add_queries(final)
         report.queries = len(final)
         report.evidence = sum(bool(q.evidence) for q in final)
@@ -686,14 +694,19 @@ def _write_pages(
     keep_words: set[PageId],
     progress: bool,
     workers: int,
-) -> dict[PageId, tuple[Word, ...]]:
-    """Decode, text-layer and save every page; return the words of the ``keep_words`` pages."""
+) -> tuple[dict[PageId, tuple[Word, ...]], set[PageId]]:
+    """Decode, text-layer and save every page.
+
+    Returns:
+        The words of the ``keep_words`` pages, and the ids of all pages written.
+    """
     from tqdm.auto import tqdm
 
     from vrag_env.corpora.ocr import ocr_image
     from vrag_env.corpora.pdf import has_usable_text
 
     words_of: dict[PageId, tuple[Word, ...]] = {}
+    written: set[PageId] = set()
     png = _PngWriter(writer.tmp_dir / IMAGES_DIR, workers)
     ok = False
     # disable=None: a bar on terminals only, so logs and CI output stay clean.
@@ -725,6 +738,7 @@ def _write_pages(
                     meta={**item.meta, "text": _text_origin(ocr_used, words)},
                 )
             )
+            written.add(page_id)
             if page_id in keep_words:
                 words_of[page_id] = words
             report.pages += 1
@@ -733,4 +747,21 @@ def _write_pages(
     finally:
         bar.close()
         png.close(wait_for_all=ok)
-    return words_of
+    return words_of, written
+
+
+def _drop_missing(
+    queries: Sequence[Query], written: set[PageId], report: IngestReport, skip_bad: bool
+) -> list[Query]:
+    """Queries whose reference pages were all written (a dataset may lack a listed page)."""
+    kept = []
+    for q in queries:
+        gone = [p for p in q.reference_pages if p not in written]
+        if not gone:
+            kept.append(q)
+            continue
+        message = f"query {q.uid!r}: reference pages {gone} are missing from the source data"
+        if not skip_bad:
+            raise QueryError(q.uid, f"{message}; pass --skip-bad-queries to leave it out")
+        report.skipped.append((q.uid, message))
+    return kept

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vrag_env.types import SPLITS, Evidence, PageId, Query, Word
+from vrag_env.types import SPLITS, BBox, Evidence, PageId, Query, Word
 
 logger = logging.getLogger(__name__)
 
@@ -412,8 +412,7 @@ def resolve_queries(
 # Evidence: where the answer is printed on a reference page
 
 
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+def _strip_edges(text: str) -> str:
     # Drop punctuation at both ends ("Centigrade." / "(12.5%)" / "$1,200"): inner punctuation
     # ("195-205", "1,200") is part of the token.
     start, end = 0, len(text)
@@ -424,8 +423,25 @@ def _norm(text: str) -> str:
     return text[start:end]
 
 
+def _norm(text: str) -> str:
+    return _strip_edges(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _class_break(cased: str, k: int) -> bool:
+    """Whether position ``k`` of a word is a plausible token boundary (OCR often drops spaces)."""
+    a, b = cased[k - 1], cased[k]
+    if not a.isalnum() or not b.isalnum():
+        return True
+    if a.isdigit() != b.isdigit():
+        return True
+    if a.islower() and b.isupper():
+        return True
+    # "PINEAPPLEworld": an all-caps run followed by lower case.
+    return a.isupper() and b.islower() and k >= 2 and cased[k - 2].isupper()
+
+
 def find_answer(answer: str, words: Sequence[Word]) -> tuple[int, int] | None:
-    """Locate an answer as consecutive words of a text layer.
+    """Locate an answer as a run of whole words of a text layer.
 
     Words and answer are compared after NFKC normalisation, case folding and stripping punctuation
     at word ends; a run of words matches when its concatenation equals the answer's (so
@@ -457,23 +473,83 @@ def find_answer(answer: str, words: Sequence[Word]) -> tuple[int, int] | None:
     return None
 
 
+def _slice_box(box: BBox, a: float, b: float) -> BBox:
+    """The part ``a..b`` (fractions) of a word box along its longer side."""
+    x1, y1, x2, y2 = box
+    if (y2 - y1) > 1.5 * (x2 - x1):
+        return (x1, y1 + a * (y2 - y1), x2, y1 + b * (y2 - y1))
+    return (x1 + a * (x2 - x1), y1, x1 + b * (x2 - x1), y2)
+
+
+def locate_answer(answer: str, words: Sequence[Word]) -> tuple[BBox, str] | None:
+    """The box and printed text of an answer on a page, or ``None``.
+
+    Whole-word matches (see :func:`find_answer`) come first. Failing those, the answer may also
+    start or end inside a word at a letter/digit, case or punctuation change, as OCR glues words
+    together (``"PINEAPPLEworld"``, ``"12.5%to"``); the box is then the matching share of that word.
+
+    Example:
+        >>> from vrag_env.types import Word
+        >>> locate_answer("pineapple", [Word("PINEAPPLEworld", (0, 0, 140, 10))])
+        ((0.0, 0, 90.0, 10), 'PINEAPPLE')
+    """
+    target = "".join(_norm(t) for t in answer.split())
+    if not target:
+        return None
+    normed: list[str] = []
+    cased: list[str] = []
+    for w in words:
+        low = _norm(w.text)
+        up = _strip_edges(unicodedata.normalize("NFKC", w.text))
+        normed.append(low)
+        cased.append(up if len(up) == len(low) else low)
+    starts: list[int] = []
+    offset = 0
+    for n in normed:
+        starts.append(offset)
+        offset += len(n)
+    text, text_cased = "".join(normed), "".join(cased)
+    word_edges = {*starts, len(text)}
+    owner = [i for i, n in enumerate(normed) for _ in n]
+    for strict in (True, False):
+        pos = text.find(target)
+        while pos >= 0:
+            end = pos + len(target)
+            ok = [
+                k in word_edges or (not strict and _class_break(text_cased, k)) for k in (pos, end)
+            ]
+            if all(ok):
+                first, last = owner[pos], owner[end - 1]
+                boxes = []
+                for k in range(first, last + 1):
+                    a = (pos - starts[k]) / len(normed[k]) if k == first else 0.0
+                    b = (end - starts[k]) / len(normed[k]) if k == last else 1.0
+                    boxes.append(
+                        words[k].box if (a, b) == (0.0, 1.0) else _slice_box(words[k].box, a, b)
+                    )
+                box = (
+                    min(b[0] for b in boxes),
+                    min(b[1] for b in boxes),
+                    max(b[2] for b in boxes),
+                    max(b[3] for b in boxes),
+                )
+                if strict:
+                    shown = " ".join(words[k].text for k in range(first, last + 1))
+                else:
+                    shown = text_cased[pos:end]
+                return box, shown
+            pos = text.find(target, pos + 1)
+    return None
+
+
 def find_evidence(
     answers: Sequence[str], page_id: PageId, words: Sequence[Word]
 ) -> Evidence | None:
-    """Evidence for the first answer printed on a page: the union box of its words, or ``None``."""
+    """Evidence for the first answer printed on a page: its box and text, or ``None``."""
     for answer in answers:
-        span = find_answer(answer, words)
-        if span is None:
-            continue
-        boxes = [words[k].box for k in range(*span)]
-        box = (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
-        text = " ".join(words[k].text for k in range(*span))
-        return Evidence(page_id, box, text)
+        found = locate_answer(answer, words)
+        if found is not None:
+            return Evidence(page_id, found[0], found[1])
     return None
 
 
