@@ -88,11 +88,18 @@ class OracleAgent(Agent):
         candidates = []
         if query is not None:
             candidates.append(query.question)
-        rare = self._rare_words(target)
+        # Never search with the answer itself: it would read as the agent knowing it already.
+        secret: set[str] = set()
+        if query is not None:
+            secret = {t.lower() for a in query.answers for t in a.split()}
+            secret |= {t.lower() for e in query.evidence for t in e.text.split()}
+        rare = [w for w in self._rare_words(target) if w not in secret]
         if query is not None:
             candidates.append(f"{query.question} {' '.join(rare[:6])}")
         candidates += [" ".join(rare[:n]) for n in (8, 16, 32)]
-        text = self.corpus.pages[target].text
+        text = " ".join(
+            w.text for w in self.corpus.pages[target].words if w.text.lower() not in secret
+        )
         if text:
             candidates.append(text[: self.action_set.max_query_chars].rsplit(" ", 1)[0] or text[:100])
         seen = set(shown)

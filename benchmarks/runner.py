@@ -177,7 +177,7 @@ def evaluate(
             record = run_episode(env, agent, uid, spec.seed + i)
             records.append(record)
             running += record["score"]["anls"]
-            bar.set_postfix(anls=f"{running / (i + 1):.3f}")
+            bar.set_postfix(anls=f"{running / (i + 1):.3f}", refresh=False)
         spec_json = env.spec.to_json() if env.spec is not None else None
     finally:
         env.close()

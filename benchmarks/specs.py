@@ -177,8 +177,10 @@ class BenchmarkRecipe:
         name: Benchmark name.
         env_id: Registered env id.
         synthetic: Built-in corpus preset the env id uses.
-        split: Question split to draw from.
-        num_questions: How many ids (``None``: the whole split).
+        split: The env's question split (recorded; the ids below pin every episode's question).
+        draw_from: Splits to draw ids from, in order: each split's questions are permuted with
+            ``seed`` and appended, so later splits only top up a split that is too small.
+        num_questions: How many ids (``None``: every question of ``draw_from``).
         seed: Seed of the permutation and of the episodes.
         description: One line for humans.
     """
@@ -187,6 +189,7 @@ class BenchmarkRecipe:
     env_id: str
     synthetic: str
     split: str
+    draw_from: tuple[str, ...]
     num_questions: int | None
     seed: int
     description: str
@@ -198,15 +201,20 @@ RECIPES: dict[str, BenchmarkRecipe] = {
         env_id="VRAG-v0",
         synthetic="default",
         split="test",
+        draw_from=("test", "val"),
         num_questions=300,
         seed=2025,
-        description="300 test questions of the built-in synthetic corpus, in a seeded order",
+        description=(
+            "300 held-out questions of the built-in synthetic corpus in a seeded order: the test "
+            "split first, topped up from the validation split (never the training split)"
+        ),
     ),
     "synth-tiny": BenchmarkRecipe(
         name="synth-tiny",
         env_id="VRAG-Tiny-v0",
         synthetic="tiny",
         split="test",
+        draw_from=("test",),
         num_questions=None,
         seed=7,
         description="every test question of the tiny synthetic corpus (for tests and smoke runs)",
@@ -218,8 +226,8 @@ RECIPES: dict[str, BenchmarkRecipe] = {
 def build_benchmark(recipe: BenchmarkRecipe) -> Benchmark:
     """Draw a benchmark's question ids from its corpus (generates the corpus if needed).
 
-    The ids are the split's questions in corpus order, permuted with ``recipe.seed``, truncated to
-    ``num_questions``.
+    For each split of ``recipe.draw_from`` in turn, its questions (in corpus order) are permuted
+    with ``recipe.seed`` and appended; the list is truncated to ``num_questions``.
     """
     import numpy as np
 
@@ -228,14 +236,18 @@ def build_benchmark(recipe: BenchmarkRecipe) -> Benchmark:
     from vrag_env.loading import load_corpus
 
     corpus = load_corpus(str(builtin_corpus(recipe.synthetic)))
-    uids = [q.uid for q in corpus.split(recipe.split)]
-    order = np.random.default_rng(recipe.seed).permutation(len(uids))
-    count = len(uids) if recipe.num_questions is None else recipe.num_questions
-    if count > len(uids):
+    rng = np.random.default_rng(recipe.seed)
+    pool: list[str] = []
+    for split in recipe.draw_from:
+        uids = [q.uid for q in corpus.split(split)]
+        pool += [uids[int(i)] for i in rng.permutation(len(uids))]
+    count = len(pool) if recipe.num_questions is None else recipe.num_questions
+    if count > len(pool):
         raise ValueError(
-            f"{recipe.name}: split {recipe.split!r} has {len(uids)} questions, fewer than {count}"
+            f"{recipe.name}: splits {list(recipe.draw_from)} hold {len(pool)} questions, "
+            f"fewer than {count}"
         )
-    ids = tuple(uids[int(i)] for i in order[:count])
+    ids = tuple(pool[:count])
     return Benchmark(
         name=recipe.name,
         env_id=recipe.env_id,

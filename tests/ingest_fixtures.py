@@ -21,7 +21,9 @@ def font_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "mpl-data/fonts/ttf/DejaVuSans.ttf"
 
 
-def text_image(lines: Sequence[str], size: tuple[int, int] = (900, 600), font_px: int = 40) -> Image.Image:
+def text_image(
+    lines: Sequence[str], size: tuple[int, int] = (900, 600), font_px: int = 40
+) -> Image.Image:
     """A white page with large black text lines (easy for OCR)."""
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
@@ -34,7 +36,7 @@ def text_image(lines: Sequence[str], size: tuple[int, int] = (900, 600), font_px
 
 
 def page_lines(doc: str, page: int) -> list[str]:
-    """The text of page ``page`` of a generated text PDF (the answer of page 2 is 'Ultramarine 42')."""
+    """The text of a page of a generated text PDF (page 2 holds the answer 'Ultramarine 42')."""
     lines = [f"Document {doc} page {page}", "The quarterly report covers revenue and costs."]
     if page == 2:
         lines.append("The mascot colour is Ultramarine 42, chosen in 1999.")
@@ -90,7 +92,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def make_bomb_png(path: Path, side: int = 40_000) -> Path:
-    """A tiny valid-looking PNG whose header claims ``side x side`` pixels (a decompression bomb)."""
+    """A tiny valid-looking PNG whose header claims ``side x side`` pixels (a bomb)."""
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
     idat = zlib.compress(b"\x00" * 64)
     data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
@@ -98,14 +100,14 @@ def make_bomb_png(path: Path, side: int = 40_000) -> Path:
     return path
 
 
-def example(uid: str, file_name: str, pages: Sequence[int], answer: Any, **meta: Any) -> dict:
+def example(uid: str, file_name: str, pages: Sequence[int] | str, answer: Any, **meta: Any) -> dict:
     return {
         "uid": uid,
         "query": f"Question {uid}?",
         "reference_answer": answer,
         "meta_info": {
             "file_name": file_name,
-            "reference_page": list(pages),
+            "reference_page": pages if isinstance(pages, str) else list(pages),
             "source_type": meta.pop("source_type", "Text"),
             "query_type": meta.pop("query_type", "Single-Hop"),
             **meta,
@@ -137,9 +139,11 @@ def make_slidevqa(root: Path, decks: dict[str, dict[str, Any]]) -> Path:
     """A local SlideVQA copy: ``data/{split}-00000-of-00001.parquet`` in the hub's column layout.
 
     ``decks`` maps a deck name to ``{"split": ..., "slides": {n: [lines]}, "questions": [(qa_id,
-    question, answer, evidence_pages)]}``; slides not listed are blank images, ``None`` a missing one.
+    question, answer, evidence_pages)]}``; unlisted slides are blank, ``None`` ones missing.
     """
-    from datasets import Dataset, Features, Image as HFImage, Sequence as HFSequence, Value
+    from datasets import Dataset, Features, Value
+    from datasets import Image as HFImage
+    from datasets import Sequence as HFSequence
 
     features: dict[str, Any] = {"deck_name": Value("string"), "deck_url": Value("string")}
     for n in range(1, 21):
@@ -163,7 +167,10 @@ def make_slidevqa(root: Path, decks: dict[str, dict[str, Any]]) -> Path:
             if n in slides and slides[n] is None:
                 images[n] = None
             elif n in slides:
-                images[n] = {"bytes": png_bytes(text_image(slides[n], (640, 480), 36)), "path": None}
+                images[n] = {
+                    "bytes": png_bytes(text_image(slides[n], (640, 480), 36)),
+                    "path": None,
+                }
             else:
                 images[n] = {"bytes": blank, "path": None}
         for qa_id, question, answer, evidence in spec["questions"]:

@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import vrag_env
 
-VRAG_IDS = sorted(env_id for env_id, spec in gym.registry.items() if spec.entry_point.startswith("vrag_env"))
+VRAG_IDS = sorted(env_id for env_id, spec in gym.registry.items() if str(spec.entry_point).startswith("vrag_env"))
 # The full battery runs on the tiny corpus; the default corpus is covered by a smaller set of checks.
 FAST_KW = {"preset": "tiny"}
 

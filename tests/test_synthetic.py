@@ -67,7 +67,10 @@ def test_config_is_json_and_validated() -> None:
     for name, cfg in SYNTHETIC_PRESETS.items():
         assert cfg.name == name
         record = json.loads(json.dumps(dataclasses.asdict(cfg)))
-        assert SyntheticConfig(**{**record, "split_fractions": tuple(record["split_fractions"])}) == cfg
+        assert (
+            SyntheticConfig(**{**record, "split_fractions": tuple(record["split_fractions"])})
+            == cfg
+        )
     tiny = SYNTHETIC_PRESETS["tiny"]
     assert tiny.fingerprint() != dataclasses.replace(tiny, seed=1).fingerprint()
     assert cached_corpus_path(tiny, "/x").name.startswith(f"synthetic-tiny-g{GENERATOR_VERSION}-")
@@ -163,7 +166,12 @@ def test_small_print_needs_a_zoom(tiny_corpus: Corpus) -> None:
             # ...and a coarser crop of a quarter page is enough too.
             page = tiny_corpus.pages[ev.page_id]
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            quarter = (cx - page.width / 4, cy - page.height / 4, cx + page.width / 4, cy + page.height / 4)
+            quarter = (
+                cx - page.width / 4,
+                cy - page.height / 4,
+                cx + page.width / 4,
+                cy + page.height / 4,
+            )
             assert _view_height(ev.box, quarter) >= LEGIBLE_PX, (q.uid, ev)
 
 
@@ -206,7 +214,9 @@ def test_builtin_corpus_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert second == first
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     # No staging or temporary folders are left behind.
-    assert sorted(p.name for p in first.parent.iterdir() if not p.name.endswith(".lock")) == [first.name]
+    assert sorted(p.name for p in first.parent.iterdir() if not p.name.endswith(".lock")) == [
+        first.name
+    ]
 
 
 def test_losing_the_final_rename_uses_the_winner(tiny_corpus_path: Path, tmp_path: Path) -> None:
@@ -252,7 +262,9 @@ def test_imports_stay_light() -> None:
         "from vrag_env.corpora.synthetic.fonts import fonts_dir; fonts_dir();"
         "print(sorted(m for m in ('matplotlib', 'torch', 'bm25s') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -269,4 +281,6 @@ def test_default_corpus_size_and_mix(default_corpus: Corpus) -> None:
     assert splits["train"] / len(queries) == pytest.approx(0.7, abs=0.01)
     assert splits["test"] / len(queries) == pytest.approx(0.2, abs=0.01)
     assert all(re.fullmatch(r"[a-z0-9-]+_\d+", p) for p in default_corpus.pages)
-    print(f"\ndefault corpus: {len(default_corpus.pages)} pages, {len(queries)} questions, small print {share:.1%}")
+    print(
+        f"\ndefault corpus: {len(default_corpus.pages)} pages, {len(queries)} questions, small print {share:.1%}"
+    )

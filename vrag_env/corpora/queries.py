@@ -423,8 +423,20 @@ def _strip_edges(text: str) -> str:
     return text[start:end]
 
 
-def _norm(text: str) -> str:
-    return _strip_edges(unicodedata.normalize("NFKC", text).casefold())
+def _edge_key(text: str) -> str:
+    """Case-folded NFKC text without punctuation at its ends."""
+    return _strip_edges(unicodedata.normalize("NFKC", text).lower())
+
+
+def _alnum_key(text: str) -> str:
+    """Only the letters and digits (so ``"195-" "205"`` matches ``"195-205"``)."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c.isalnum())
+
+
+def _cased(text: str, key: str, alnum_only: bool) -> str:
+    norm = unicodedata.normalize("NFKC", text)
+    cased = "".join(c for c in norm if c.isalnum()) if alnum_only else _strip_edges(norm)
+    return cased if len(cased) == len(key) else key
 
 
 def _class_break(cased: str, k: int) -> bool:
@@ -440,12 +452,48 @@ def _class_break(cased: str, k: int) -> bool:
     return a.isupper() and b.islower() and k >= 2 and cased[k - 2].isupper()
 
 
+_Match = tuple[int, int, float, float, str]
+"""First word, last word, start fraction in the first word, end fraction in the last, text."""
+
+
+def _match(answer: str, words: Sequence[Word], alnum_only: bool, strict: bool) -> _Match | None:
+    keyfn = _alnum_key if alnum_only else _edge_key
+    target = "".join(keyfn(t) for t in answer.split())
+    if not target:
+        return None
+    keys = [keyfn(w.text) for w in words]
+    cased = [_cased(w.text, k, alnum_only) for w, k in zip(words, keys, strict=True)]
+    starts: list[int] = []
+    offset = 0
+    for k in keys:
+        starts.append(offset)
+        offset += len(k)
+    text, text_cased = "".join(keys), "".join(cased)
+    edges = {*starts, len(text)}
+    owner = [i for i, k in enumerate(keys) for _ in k]
+    pos = text.find(target)
+    while pos >= 0:
+        end = pos + len(target)
+        if all(e in edges or (not strict and _class_break(text_cased, e)) for e in (pos, end)):
+            first, last = owner[pos], owner[end - 1]
+            a = (pos - starts[first]) / len(keys[first])
+            b = (end - starts[last]) / len(keys[last])
+            if strict:
+                shown = " ".join(words[k].text for k in range(first, last + 1))
+            else:
+                shown = text_cased[pos:end]
+            return first, last, a, b, shown
+        pos = text.find(target, pos + 1)
+    return None
+
+
 def find_answer(answer: str, words: Sequence[Word]) -> tuple[int, int] | None:
     """Locate an answer as a run of whole words of a text layer.
 
-    Words and answer are compared after NFKC normalisation, case folding and stripping punctuation
-    at word ends; a run of words matches when its concatenation equals the answer's (so
-    ``"195-205"`` matches both one word and the OCR split ``"195-" "205"``).
+    Words and answer are compared after NFKC normalisation and case folding, first with only the
+    punctuation at word ends dropped, then with letters and digits alone (so ``"195-205"`` matches
+    both one word and the OCR split ``"195-" "205"``); a run of words matches when its
+    concatenation equals the answer's.
 
     Returns:
         ``(start, end)`` word indices (``end`` exclusive) of the first match, or ``None``.
@@ -456,20 +504,10 @@ def find_answer(answer: str, words: Sequence[Word]) -> tuple[int, int] | None:
         >>> find_answer("195-205 centigrade", ws)
         (1, 3)
     """
-    target = "".join(_norm(t) for t in answer.split())
-    if not target:
-        return None
-    normed = [_norm(w.text) for w in words]
-    for i, first in enumerate(normed):
-        if not first or not target.startswith(first):
-            continue
-        acc = ""
-        for j in range(i, len(normed)):
-            acc += normed[j]
-            if acc == target:
-                return i, j + 1
-            if not target.startswith(acc):
-                break
+    for alnum_only in (False, True):
+        found = _match(answer, words, alnum_only, strict=True)
+        if found is not None:
+            return found[0], found[1] + 1
     return None
 
 
@@ -493,52 +531,25 @@ def locate_answer(answer: str, words: Sequence[Word]) -> tuple[BBox, str] | None
         >>> locate_answer("pineapple", [Word("PINEAPPLEworld", (0, 0, 140, 10))])
         ((0.0, 0, 90.0, 10), 'PINEAPPLE')
     """
-    target = "".join(_norm(t) for t in answer.split())
-    if not target:
-        return None
-    normed: list[str] = []
-    cased: list[str] = []
-    for w in words:
-        low = _norm(w.text)
-        up = _strip_edges(unicodedata.normalize("NFKC", w.text))
-        normed.append(low)
-        cased.append(up if len(up) == len(low) else low)
-    starts: list[int] = []
-    offset = 0
-    for n in normed:
-        starts.append(offset)
-        offset += len(n)
-    text, text_cased = "".join(normed), "".join(cased)
-    word_edges = {*starts, len(text)}
-    owner = [i for i, n in enumerate(normed) for _ in n]
     for strict in (True, False):
-        pos = text.find(target)
-        while pos >= 0:
-            end = pos + len(target)
-            ok = [
-                k in word_edges or (not strict and _class_break(text_cased, k)) for k in (pos, end)
-            ]
-            if all(ok):
-                first, last = owner[pos], owner[end - 1]
-                boxes = []
-                for k in range(first, last + 1):
-                    a = (pos - starts[k]) / len(normed[k]) if k == first else 0.0
-                    b = (end - starts[k]) / len(normed[k]) if k == last else 1.0
-                    boxes.append(
-                        words[k].box if (a, b) == (0.0, 1.0) else _slice_box(words[k].box, a, b)
-                    )
-                box = (
-                    min(b[0] for b in boxes),
-                    min(b[1] for b in boxes),
-                    max(b[2] for b in boxes),
-                    max(b[3] for b in boxes),
-                )
-                if strict:
-                    shown = " ".join(words[k].text for k in range(first, last + 1))
-                else:
-                    shown = text_cased[pos:end]
-                return box, shown
-            pos = text.find(target, pos + 1)
+        for alnum_only in (False, True):
+            found = _match(answer, words, alnum_only, strict)
+            if found is None:
+                continue
+            first, last, a, b = found[:4]
+            boxes = []
+            for k in range(first, last + 1):
+                lo = a if k == first else 0.0
+                hi = b if k == last else 1.0
+                full = (lo, hi) == (0.0, 1.0)
+                boxes.append(words[k].box if full else _slice_box(words[k].box, lo, hi))
+            box = (
+                min(x[0] for x in boxes),
+                min(x[1] for x in boxes),
+                max(x[2] for x in boxes),
+                max(x[3] for x in boxes),
+            )
+            return box, found[4]
     return None
 
 

@@ -189,10 +189,21 @@ class BM25Retriever(Retriever):
         page_ids = json.loads((folder / PAGE_IDS_FILE).read_text(encoding="utf-8"))
         if not isinstance(page_ids, list) or not all(isinstance(p, str) for p in page_ids):
             raise ValueError(f"{folder / PAGE_IDS_FILE}: expected a list of page ids")
-        model = bm25s.BM25.load(str(folder), load_corpus=False, allow_pickle=False, show_progress=False)
+        model = bm25s.BM25.load(
+            str(folder), load_corpus=False, allow_pickle=False, show_progress=False
+        )
         num_docs = model.scores.get("num_docs")
         indptr = np.asarray(model.scores["indptr"])
-        if num_docs != len(page_ids) or indptr.ndim != 1 or len(indptr) != len(model.vocab_dict) + 1:
+        # Every searchable term id must index a row of the term matrix (bm25s appends an unused
+        # "" term to the vocabulary after building it, so the vocabulary may be one longer).
+        term_ids = [i for t, i in model.vocab_dict.items() if t]
+        if (
+            num_docs != len(page_ids)
+            or indptr.ndim != 1
+            or not term_ids
+            or max(term_ids) >= len(indptr) - 1
+            or int(indptr[-1]) != len(model.scores["data"])
+        ):
             raise ValueError(f"{folder}: index arrays do not match {len(page_ids)} page ids")
         retriever._model = model
         retriever.page_ids = page_ids
@@ -213,7 +224,9 @@ class BM25Retriever(Retriever):
         """
         fresh = cls(**kwargs)
         folder = corpus.index_dir(fresh.name)
-        checksum = corpus.manifest.get("checksums", {}).get(PAGES) or sha256_file(corpus.root / PAGES)
+        checksum = corpus.manifest.get("checksums", {}).get(PAGES) or sha256_file(
+            corpus.root / PAGES
+        )
         expected = {
             "corpus_checksum": checksum,
             "num_pages": len(corpus.pages),
@@ -227,16 +240,22 @@ class BM25Retriever(Retriever):
                     loaded = cls.load(folder, **kwargs)
                     if loaded.page_ids == corpus.page_ids:
                         return loaded
-                    logger.warning("bm25 index %s lists other pages than the corpus; rebuilding", folder)
+                    logger.warning(
+                        "bm25 index %s lists other pages than the corpus; rebuilding", folder
+                    )
                 else:
-                    logger.info("bm25 index %s is stale (corpus or settings changed); rebuilding", folder)
+                    logger.info(
+                        "bm25 index %s is stale (corpus or settings changed); rebuilding", folder
+                    )
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 logger.warning("bm25 index %s is unreadable (%s); rebuilding", folder, exc)
         fresh.index(corpus)
         try:
             _write_atomically(fresh, folder, expected)
         except OSError as exc:
-            logger.warning("could not cache the bm25 index in %s (%s); using it in memory", folder, exc)
+            logger.warning(
+                "could not cache the bm25 index in %s (%s); using it in memory", folder, exc
+            )
         return fresh
 
 

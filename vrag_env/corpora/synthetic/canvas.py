@@ -212,7 +212,9 @@ class Canvas:
         width: int = 1,
     ) -> None:
         """Draw a rectangle (no text)."""
-        self.draw.rectangle([box[0], box[1], box[2], box[3]], fill=fill, outline=outline, width=width)
+        self.draw.rectangle(
+            [box[0], box[1], box[2], box[3]], fill=fill, outline=outline, width=width
+        )
 
     def line(self, points: list[tuple[float, float]], fill: Color = INK, width: int = 1) -> None:
         """Draw a polyline (no text)."""

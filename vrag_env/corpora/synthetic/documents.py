@@ -19,8 +19,18 @@ from dataclasses import dataclass
 
 from vrag_env.corpora.synthetic.world import Company, FormData, World
 
-REPORT_ROLES = (("overview", "report"), ("financials", "report"), ("charts", "chart"), ("glance", "infographic"))
-DECK_ROLES = (("title", "slide"), ("highlights", "slide"), ("outlook", "slide"), ("segments", "slide"))
+REPORT_ROLES = (
+    ("overview", "report"),
+    ("financials", "report"),
+    ("charts", "chart"),
+    ("glance", "infographic"),
+)
+DECK_ROLES = (
+    ("title", "slide"),
+    ("highlights", "slide"),
+    ("outlook", "slide"),
+    ("segments", "slide"),
+)
 
 PORTRAIT = (1000, 1400)
 """Report and form page size (width, height) in pixels."""
@@ -88,11 +98,10 @@ def plan_documents(world: World, seed: int) -> list[DocumentPlan]:
     for company in world.companies:
         for year in world.years:
             plans.append(
-                _document(
-                    f"{company.key}-annual-report-{year}", REPORT_ROLES, company, year, seed
-                )
+                _document(f"{company.key}-annual-report-{year}", REPORT_ROLES, company, year, seed)
             )
-            plans.append(_document(f"{company.key}-fy{year}-results", DECK_ROLES, company, year, seed)
+            plans.append(
+                _document(f"{company.key}-fy{year}-results", DECK_ROLES, company, year, seed)
             )
         for form in world.forms:
             if form.company is company:

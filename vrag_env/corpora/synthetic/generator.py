@@ -62,8 +62,12 @@ def generate_corpus(
     }
     out = Path(out_dir)
     anchors: dict[str, dict[str, Anchor]] = {}
-    with CorpusWriter(out, name=f"synthetic-{cfg.name}", build=build, overwrite=overwrite) as writer:
-        bar = tqdm(plans, desc=f"vrag: rendering {cfg.name!r} corpus", unit="doc", disable=not progress)
+    with CorpusWriter(
+        out, name=f"synthetic-{cfg.name}", build=build, overwrite=overwrite
+    ) as writer:
+        bar = tqdm(
+            plans, desc=f"vrag: rendering {cfg.name!r} corpus", unit="doc", disable=not progress
+        )
         for doc in bar:
             for rendered in render_document(doc):
                 (writer.tmp_dir / rendered.page.image).write_bytes(rendered.png)

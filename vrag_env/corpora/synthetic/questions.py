@@ -73,7 +73,9 @@ class QuestionBuilder:
         anchors: Page id -> anchor key -> printed span, from rendering.
     """
 
-    def __init__(self, plans: Sequence[DocumentPlan], anchors: dict[str, dict[str, Anchor]]) -> None:
+    def __init__(
+        self, plans: Sequence[DocumentPlan], anchors: dict[str, dict[str, Anchor]]
+    ) -> None:
         self.anchors = anchors
         self.pages: dict[str, PagePlan] = {}
         self.by_role: dict[tuple[str, int, str], PagePlan] = {}
@@ -708,7 +710,9 @@ def q_form(b: QuestionBuilder, p: PagePlan, rng: random.Random, key: str) -> Dra
 # ---------------------------------------------------------------- multi-hop
 
 
-def m_revenue_change(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]) -> Draft | None:
+def m_revenue_change(
+    b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]
+) -> Draft | None:
     """Change of one quarterly revenue cell between two years' reports."""
     y2 = rng.choice(years[1:])
     y1 = rng.choice([y for y in years if y < y2])
@@ -731,7 +735,9 @@ def m_revenue_change(b: QuestionBuilder, c: Company, rng: random.Random, years: 
     )  # fmt: skip
 
 
-def m_margin_change(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]) -> Draft | None:
+def m_margin_change(
+    b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]
+) -> Draft | None:
     """Change of one segment's operating margin between two years' charts."""
     y2 = rng.choice(years[1:])
     y1 = rng.choice([y for y in years if y < y2])
@@ -752,7 +758,9 @@ def m_margin_change(b: QuestionBuilder, c: Company, rng: random.Random, years: S
     )  # fmt: skip
 
 
-def m_bridge(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int], world: World) -> Draft | None:
+def m_bridge(
+    b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int], world: World
+) -> Draft | None:
     """Identify the company from a profile fact, then read its total revenue in the tables."""
     y = rng.choice(years)
     overview, financials = b.page(c, y, "overview"), b.page(c, y, "financials")
@@ -777,7 +785,9 @@ def m_bridge(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence
     )  # fmt: skip
 
 
-def m_headcount_gap(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int], world: World) -> Draft | None:
+def m_headcount_gap(
+    b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int], world: World
+) -> Draft | None:
     """Difference in headcount between two companies in the same year."""
     peers = [o for o in world.companies if o is not c and "employees" in o.callouts]
     if "employees" not in c.callouts or not peers:
@@ -801,7 +811,9 @@ def m_headcount_gap(b: QuestionBuilder, c: Company, rng: random.Random, years: S
     )  # fmt: skip
 
 
-def m_cash_flow_change(b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]) -> Draft | None:
+def m_cash_flow_change(
+    b: QuestionBuilder, c: Company, rng: random.Random, years: Sequence[int]
+) -> Draft | None:
     """Change of free cash flow between two results decks."""
     y2 = rng.choice(years[1:])
     y1 = rng.choice([y for y in years if y < y2])
@@ -827,7 +839,9 @@ MULTI_HOP_CYCLE = (
 # ---------------------------------------------------------------- per-page selection
 
 
-def _take(rng: random.Random, n: int, slots: Sequence[Callable[[], Draft | None]]) -> Iterator[Draft]:
+def _take(
+    rng: random.Random, n: int, slots: Sequence[Callable[[], Draft | None]]
+) -> Iterator[Draft]:
     """Yield up to ``n`` drafts from ``slots`` in order, skipping those that produced nothing."""
     produced = 0
     for slot in slots:
@@ -911,7 +925,9 @@ def deck_questions(b: QuestionBuilder, c: Company, year: int, cfg: SyntheticConf
     return list(_take(rng, cfg.slide_questions_per_deck, slots))
 
 
-def multi_hop_questions(b: QuestionBuilder, c: Company, world: World, cfg: SyntheticConfig) -> list[Draft]:
+def multi_hop_questions(
+    b: QuestionBuilder, c: Company, world: World, cfg: SyntheticConfig
+) -> list[Draft]:
     """Two-page questions about one company (cycling through the multi-hop templates)."""
     rng = derive_rng(cfg.seed, "multi-hop", c.key)
     years = list(world.years)
@@ -922,7 +938,10 @@ def multi_hop_questions(b: QuestionBuilder, c: Company, world: World, cfg: Synth
         "headcount": lambda: m_headcount_gap(b, c, rng, years, world),
         "cash": lambda: m_cash_flow_change(b, c, rng, years),
     }
-    slots = [makers[MULTI_HOP_CYCLE[i % len(MULTI_HOP_CYCLE)]] for i in range(cfg.multi_hop_per_company * 3)]
+    slots = [
+        makers[MULTI_HOP_CYCLE[i % len(MULTI_HOP_CYCLE)]]
+        for i in range(cfg.multi_hop_per_company * 3)
+    ]
     return list(_take(rng, cfg.multi_hop_per_company, slots))
 
 

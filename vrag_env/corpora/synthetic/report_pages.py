@@ -59,7 +59,9 @@ def report_footer(canvas: Canvas, plan: PagePlan) -> None:
     font = canvas.font(TINY)
     top = canvas.height - 78
     canvas.line([(MARGIN, top - 10), (canvas.width - MARGIN, top - 10)], fill=(200, 200, 200))
-    canvas.paragraph(MARGIN, top, canvas.width - 2 * MARGIN - 90, [(BOILERPLATE, None)], font, fill=SMALL_INK)
+    canvas.paragraph(
+        MARGIN, top, canvas.width - 2 * MARGIN - 90, [(BOILERPLATE, None)], font, fill=SMALL_INK
+    )
     canvas.text(canvas.width - MARGIN, top, f"Page {plan.page}", font, SMALL_INK, align="right")
 
 
@@ -86,7 +88,9 @@ def render_overview(plan: PagePlan) -> Canvas:
     canvas = Canvas(1000, 1400)
     serif = company.serif
     report_header(canvas, plan, "Overview")
-    canvas.text(MARGIN, 100, company.full_name, canvas.font(40, bold=True, serif=serif), company.color)
+    canvas.text(
+        MARGIN, 100, company.full_name, canvas.font(40, bold=True, serif=serif), company.color
+    )
     canvas.text(MARGIN, 160, f"Annual Report {plan.year}", canvas.font(TITLE, serif=serif))
     canvas.rect((MARGIN, 215, MARGIN + 120, 221), fill=company.color)
     body = canvas.font(BODY, serif=serif)
@@ -182,7 +186,9 @@ def _table(
     text_dy = (pitch - canvas.line_height(font)) / 2
     canvas.text(MARGIN + 8, y + text_dy, header[0], bold)
     for j, title in enumerate(header[1:]):
-        canvas.text(MARGIN + label_w + col_w * (j + 1) - 10, y + text_dy, title, bold, align="right")
+        canvas.text(
+            MARGIN + label_w + col_w * (j + 1) - 10, y + text_dy, title, bold, align="right"
+        )
     y += pitch
     for i, (label, values) in enumerate(rows):
         total = label == "Total"
@@ -292,7 +298,10 @@ def render_charts(plan: PagePlan) -> Canvas:
     )  # fmt: skip
     industry = company.industry
     canvas.text(
-        MARGIN, 730, f"{industry.volume_label} by month, {plan.year} ({industry.volume_unit})", heading
+        MARGIN,
+        730,
+        f"{industry.volume_label} by month, {plan.year} ({industry.volume_unit})",
+        heading,
     )
     line_chart(
         canvas, (130, 820, 920, 1150), list(MONTHS),
@@ -374,7 +383,9 @@ def render_glance(plan: PagePlan) -> Canvas:
         canvas.rect((x, y, x + tile_w, y + tile_h), fill=tint(company.color, 0.9))
         number, label, caption = glance_callout(plan, kind)
         canvas.text(x + 25, y + 25, number, big, company.color, key=f"big:{kind}")
-        ty = canvas.paragraph(x + 25, y + 115, tile_w - 50, [(label, None)], label_font, leading=1.3)
+        ty = canvas.paragraph(
+            x + 25, y + 115, tile_w - 50, [(label, None)], label_font, leading=1.3
+        )
         canvas.paragraph(x + 25, ty + 10, tile_w - 50, caption, caption_font, fill=SMALL_INK)
     notes(
         canvas,

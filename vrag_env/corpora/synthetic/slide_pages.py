@@ -7,7 +7,7 @@ legible: titles (48-64 px) and bullets (32 px) are; the source and disclaimer fo
 
 from __future__ import annotations
 
-from vrag_env.corpora.synthetic.canvas import SMALL_INK, Canvas, Span
+from vrag_env.corpora.synthetic.canvas import SMALL_INK, Canvas, Span, tint
 from vrag_env.corpora.synthetic.documents import PagePlan
 from vrag_env.corpora.synthetic.world import MONTH_NAMES, fmt_date, fmt_hundredths, fmt_tenths
 
@@ -30,14 +30,20 @@ def _frame(plan: PagePlan, title: str) -> Canvas:
     return canvas
 
 
-def _bullets(canvas: Canvas, plan: PagePlan, items: list[list[Span]]) -> None:
+def _bullets(
+    canvas: Canvas, plan: PagePlan, items: list[list[Span]], width: float = 1380
+) -> list[float]:
+    """Draw bulleted items from the top of the content area; returns each item's top y."""
     font = canvas.font(BULLET)
     y = 200.0
+    tops = []
     for spans in items:
+        tops.append(y)
         size = 12
         top = y + (canvas.line_height(font) - size) / 2
         canvas.rect((LEFT, top, LEFT + size, top + size), fill=plan.company.color)
-        y = canvas.paragraph(LEFT + 40, y, 1600 - 2 * LEFT - 40, spans, font, leading=1.3) + 40
+        y = canvas.paragraph(LEFT + 40, y, width, spans, font, leading=1.3) + 40
+    return tops
 
 
 def _footer(canvas: Canvas, spans: list[Span]) -> None:
@@ -132,14 +138,23 @@ def render_segments(plan: PagePlan) -> Canvas:
     company = plan.company
     data = company.years[plan.year]
     canvas = _frame(plan, "Segment review")
-    _bullets(
+    tops = _bullets(
         canvas, plan,
         [
             [(f"{segment}: revenue of USD", None),
              (fmt_tenths(data.segment_revenue[segment]), f"segrev:{segment}"), ("million", None)]
             for segment in company.segments
         ],
+        width=900,
     )  # fmt: skip
+    # An unlabelled bar per segment beside its bullet: the slide's visual, carrying no new text.
+    largest = max(data.segment_revenue.values())
+    height = canvas.line_height(canvas.font(BULLET))
+    for segment, top in zip(company.segments, tops, strict=True):
+        length = 400 * data.segment_revenue[segment] / largest
+        canvas.rect(
+            (1100, top + 4, 1100 + length, top + height - 4), fill=tint(company.color, 0.35)
+        )
     _footer(
         canvas,
         [

@@ -255,7 +255,9 @@ def _build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> 
     industry = INDUSTRIES[(index + rng.randrange(2)) % len(INDUSTRIES)]
     picked_regions = set(rng.sample(REGIONS, 4))
     regions = tuple(r for r in REGIONS if r in picked_regions)
-    segments = tuple(sorted(rng.sample(industry.segments, rng.choice((3, 4))), key=industry.segments.index))
+    segments = tuple(
+        sorted(rng.sample(industry.segments, rng.choice((3, 4))), key=industry.segments.index)
+    )
     picked_callouts = set(rng.sample(CALLOUTS, 6))
     callouts = tuple(c for c in CALLOUTS if c in picked_callouts)
     ticker = name[:3].upper() + ("" if rng.random() < 0.5 else name[-1].upper())
@@ -324,9 +326,7 @@ def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
         total = sum(sum(v) for v in revenue.values())
         opex_total = round(total * opex_ratio * rng.uniform(0.97, 1.03))
         opex: dict[str, tuple[int, int, int, int]] = {}
-        for cat, part in zip(
-            OPEX_CATEGORIES, _split_tenths(opex_total, opex_shares), strict=True
-        ):
+        for cat, part in zip(OPEX_CATEGORIES, _split_tenths(opex_total, opex_shares), strict=True):
             opex[cat] = tuple(  # type: ignore[assignment]
                 round(part * season[q] / sum(season) * rng.uniform(0.97, 1.03)) for q in range(4)
             )
@@ -334,9 +334,7 @@ def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
         for seg in company.segments:
             base_margin[seg] = min(max(base_margin[seg] + rng.uniform(-3.0, 3.0), 1.0), 35.0)
             margins[seg] = round(base_margin[seg] * 10)
-        segment_revenue = dict(
-            zip(company.segments, _split_tenths(total, seg_shares), strict=True)
-        )
+        segment_revenue = dict(zip(company.segments, _split_tenths(total, seg_shares), strict=True))
         trend = rng.uniform(-0.01, 0.02)
         volume = tuple(
             round(volume_base * (1 + trend * m) * volume_season[m] * rng.uniform(0.95, 1.05) * 10)
@@ -547,9 +545,7 @@ def build_world(cfg: SyntheticConfig) -> World:
     names = list(COMPANY_NAMES)
     derive_rng(cfg.seed, "companies").shuffle(names)
     chosen = sorted(names[: cfg.num_companies], key=COMPANY_NAMES.index)
-    companies = tuple(
-        _build_company(cfg.seed, i, name, cfg.years) for i, name in enumerate(chosen)
-    )
+    companies = tuple(_build_company(cfg.seed, i, name, cfg.years) for i, name in enumerate(chosen))
     forms = tuple(
         _build_form(cfg.seed, company, i, cfg.years)
         for company in companies
