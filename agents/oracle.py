@@ -101,14 +101,18 @@ class OracleAgent(Agent):
             w.text for w in self.corpus.pages[target].words if w.text.lower() not in secret
         )
         if text:
-            candidates.append(text[: self.action_set.max_query_chars].rsplit(" ", 1)[0] or text[:100])
+            candidates.append(
+                text[: self.action_set.max_query_chars].rsplit(" ", 1)[0] or text[:100]
+            )
         seen = set(shown)
         k = min(len(self.corpus.pages), len(shown) + 1)
         for candidate in candidates:
             candidate = candidate[: self.action_set.max_query_chars].strip()
             if not candidate:
                 continue
-            fresh = [r.page_id for r in self.retriever.search(candidate, k) if r.page_id not in seen]
+            fresh = [
+                r.page_id for r in self.retriever.search(candidate, k) if r.page_id not in seen
+            ]
             if fresh and fresh[0] == target:
                 return candidate
         return candidates[-1][: self.action_set.max_query_chars].strip() or target
@@ -119,7 +123,11 @@ class OracleAgent(Agent):
             for page in self.corpus.pages.values():
                 df.update({w.text.lower() for w in page.words})
             self._df = df
-        words = {w.text.lower() for w in self.corpus.pages[page_id].words if any(c.isalnum() for c in w.text)}
+        words = {
+            w.text.lower()
+            for w in self.corpus.pages[page_id].words
+            if any(c.isalnum() for c in w.text)
+        }
         n = len(self.corpus.pages)
         return sorted(words, key=lambda w: (-math.log((n + 1) / (self._df[w] + 1)), w))
 
@@ -144,7 +152,9 @@ class OracleAgent(Agent):
         x2, y2 = min(rx2, box[2] + c), min(ry2, box[3] + c / 2)
         if self.action_set.dialect == "tool":
             w, h = rx2 - rx1, ry2 - ry1
-            return Crop(((x1 - rx1) / w, (y1 - ry1) / h, (x2 - rx1) / w, (y2 - ry1) / h), "normalized")
+            return Crop(
+                ((x1 - rx1) / w, (y1 - ry1) / h, (x2 - rx1) / w, (y2 - ry1) / h), "normalized"
+            )
         scale = view["scale"]
         ox, oy, cw, ch = view["content_box"]
         vx1, vy1 = ox + (x1 - rx1) * scale, oy + (y1 - ry1) * scale

@@ -10,7 +10,9 @@ from typing import Any
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``vrag eval`` options."""
-    parser.add_argument("--agent", required=True, help="agent name (random, oracle, ...) or module:Class")
+    parser.add_argument(
+        "--agent", required=True, help="agent name (random, oracle, ...) or module:Class"
+    )
     parser.add_argument(
         "--agent-arg",
         action="append",
@@ -19,19 +21,33 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="agent option (VALUE parsed as JSON when possible); repeatable",
     )
     parser.add_argument("--model", help="vlm agents: model path or id")
-    parser.add_argument("--base-url", help="vlm agents: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--base-url", help="vlm agents: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
+    )
     parser.add_argument("--policy", help="ppo agent: path of a saved policy")
-    parser.add_argument("--benchmark", help="a benchmark spec name from benchmarks/specs.py (e.g. synth-test)")
+    parser.add_argument(
+        "--benchmark", help="a benchmark spec name from benchmarks/specs.py (e.g. synth-test)"
+    )
     parser.add_argument("--env-id", default="VRAG-v0", help="registered env id (default: VRAG-v0)")
     parser.add_argument("--corpus", help="corpus folder (default: the built-in synthetic corpus)")
     parser.add_argument("--split", default="test", help="question split (default: test)")
-    parser.add_argument("--episodes", type=int, default=100, help="number of episodes (default: 100)")
+    parser.add_argument(
+        "--episodes", type=int, default=100, help="number of episodes (default: 100)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of question selection and resets")
-    parser.add_argument("--dialect", choices=["vrag", "tool"], help="action dialect (default: the env id's)")
+    parser.add_argument(
+        "--dialect", choices=["vrag", "tool"], help="action dialect (default: the env id's)"
+    )
     parser.add_argument("--reward", help="reward preset (default: the env id's)")
     parser.add_argument("--max-steps", type=int, help="override the step limit")
-    parser.add_argument("--out", help="results JSON path (default: results/<benchmark or split>/<agent>.json)")
-    parser.add_argument("--wandb", action="store_true", help="log summary and episodes to wandb (offline by default)")
+    parser.add_argument(
+        "--out", help="results JSON path (default: results/<benchmark or split>/<agent>.json)"
+    )
+    parser.add_argument(
+        "--wandb",
+        action="store_true",
+        help="log summary and episodes to wandb (offline by default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -85,7 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
         log_results(results)
     summary = results["summary"]
-    keys = ("episodes", "anls", "exact_match", "ndcg", "mean_reward", "mean_steps", "invalid_action_rate")
+    keys = (
+        "episodes",
+        "anls",
+        "exact_match",
+        "ndcg",
+        "mean_reward",
+        "mean_steps",
+        "invalid_action_rate",
+    )
     print(f"{agent_name}: " + ", ".join(f"{k}={summary[k]}" for k in keys))
     print(f"results written to {out}")
     return 0

@@ -67,7 +67,9 @@ def select_questions(env: gym.Env[Any, Any], episodes: int, seed: int) -> list[s
     return [questions[int(order[i % len(order)])] for i in range(episodes)]
 
 
-def run_episode(env: gym.Env[Any, Any], agent: Agent, question_id: str, seed: int) -> dict[str, Any]:
+def run_episode(
+    env: gym.Env[Any, Any], agent: Agent, question_id: str, seed: int
+) -> dict[str, Any]:
     """Run one episode and return its JSON record."""
     obs, info = env.reset(seed=seed, options={"question_id": question_id})
     agent.reset()
@@ -133,7 +135,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "ndcg": mean([r["score"]["ndcg"] for r in records]),
         "mean_reward": mean([r["return"] for r in records]),
         "mean_steps": mean(steps),
-        "invalid_action_rate": round(sum(r["invalid_actions"] for r in records) / max(1, sum(steps)), 6),
+        "invalid_action_rate": round(
+            sum(r["invalid_actions"] for r in records) / max(1, sum(steps)), 6
+        ),
         "answered_rate": mean([1.0 if r["prediction"] is not None else 0.0 for r in records]),
     }
     by_type: dict[str, list[float]] = {}
@@ -171,7 +175,9 @@ def evaluate(
         ids = spec.question_ids or select_questions(env, spec.episodes, spec.seed)
         t_setup = time.perf_counter() - t0
         records = []
-        bar = tqdm(ids, desc=f"eval {agent.name}", unit="ep", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            ids, desc=f"eval {agent.name}", unit="ep", disable=not progress, dynamic_ncols=True
+        )
         running = 0.0
         for i, uid in enumerate(bar):
             record = run_episode(env, agent, uid, spec.seed + i)

@@ -30,7 +30,10 @@ def test_vrag_dialect_parses(text, expected):
         ('{"name": "search", "arguments": {"query": "x y"}}', Search("x y")),
         ('<tool_call>{"name": "answer", "arguments": {"answer": "7"}}</tool_call>', Answer("7")),
         ('{"name": "answer", "arguments": "{\\"text\\": \\"7\\"}"}', Answer("7")),
-        ('{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.6]}}', Crop((0.1, 0.2, 0.5, 0.6), "normalized")),
+        (
+            '{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.6]}}',
+            Crop((0.1, 0.2, 0.5, 0.6), "normalized"),
+        ),
         (
             '{"name": "crop", "arguments": {"x1": 0, "y1": 0, "x2": 1, "y2": 1}}',
             Crop((0.0, 0.0, 1.0, 1.0), "normalized"),
@@ -83,7 +86,11 @@ def test_strict_mode_rejects_extra_text_and_multiple_actions():
 @pytest.mark.parametrize("dialect", ["vrag", "tool"])
 def test_format_round_trips(dialect):
     actions = ActionSet(dialect)
-    crop = Crop((10.0, 20.0, 300.0, 400.0)) if dialect == "vrag" else Crop((0.1, 0.2, 0.3, 0.4), "normalized")
+    crop = (
+        Crop((10.0, 20.0, 300.0, 400.0))
+        if dialect == "vrag"
+        else Crop((0.1, 0.2, 0.3, 0.4), "normalized")
+    )
     for action in (Search("revenue 2021"), Answer("Aurora"), crop):
         assert actions.parse(actions.format(action)) == action
 

@@ -15,7 +15,9 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import vrag_env
 
-VRAG_IDS = sorted(env_id for env_id, spec in gym.registry.items() if str(spec.entry_point).startswith("vrag_env"))
+VRAG_IDS = sorted(
+    env_id for env_id, spec in gym.registry.items() if str(spec.entry_point).startswith("vrag_env")
+)
 # The full battery runs on the tiny corpus; the default corpus is covered by a smaller set of checks.
 FAST_KW = {"preset": "tiny"}
 
@@ -120,7 +122,9 @@ def test_pickle_round_trip():
     clone = pickle.loads(pickle.dumps(env))
     assert data_equivalence(clone.reset(seed=3), (obs, info), exact=True)
     action = "<search>annual report revenue</search>"
-    assert data_equivalence(clone.step(action), (env.reset(seed=3), env.step(action))[1], exact=True)
+    assert data_equivalence(
+        clone.step(action), (env.reset(seed=3), env.step(action))[1], exact=True
+    )
 
 
 @pytest.mark.parametrize("mode", ["rgb_array", "ansi"])

@@ -44,7 +44,9 @@ MALFORMED = [
 @pytest.mark.parametrize("action", MALFORMED, ids=range(len(MALFORMED)))
 def test_malformed_action_costs_penalty_and_episode_goes_on(env, action):
     env.reset(seed=0)
-    env.step("<search>annual report</search>")  # so box errors are about the box, not a missing page
+    env.step(
+        "<search>annual report</search>"
+    )  # so box errors are about the box, not a missing page
     obs, reward, terminated, truncated, info = env.step(action)
     assert reward == pytest.approx(-penalty(env))
     assert not terminated
@@ -100,7 +102,7 @@ def test_crop_maps_view_pixels_to_page_and_pads(env):
     x, y, w, h = info["view"]["content_box"]
     box = (x + w * 0.25, y + h * 0.25, x + w * 0.5, y + h * 0.5)
     expected = view.view_to_page(box)
-    obs, _, _, _, info = env.step("<bbox>[%d, %d, %d, %d]</bbox>" % tuple(round(v) for v in box))
+    obs, _, _, _, info = env.step(f"<bbox>{[round(v) for v in box]}</bbox>")
     rx1, ry1, rx2, ry2 = info["view"]["region"]
     pad = env.unwrapped.config.crop_padding
     ew, eh = expected[2] - expected[0], expected[3] - expected[1]
@@ -115,7 +117,9 @@ def test_tool_crop_uses_normalised_view_coordinates():
     env.reset(seed=0)
     env.step(json.dumps({"name": "search", "arguments": {"query": "annual report"}}))
     page = env.unwrapped.corpus.pages[env.unwrapped._ep.page]
-    _, _, _, _, info = env.step(json.dumps({"name": "crop", "arguments": {"box": [0.5, 0.5, 1.0, 1.0]}}))
+    _, _, _, _, info = env.step(
+        json.dumps({"name": "crop", "arguments": {"box": [0.5, 0.5, 1.0, 1.0]}})
+    )
     x1, y1, x2, y2 = info["view"]["region"]
     assert x2 == pytest.approx(page.width) and y2 == pytest.approx(page.height)
     # the box padded by 10% on each side sticks out of the page, so it is shifted back inside
@@ -154,7 +158,9 @@ def test_no_leakage_of_gold_before_the_end():
             for secret in query.answers:
                 assert secret.lower() not in obs["feedback"].lower()
             assert "answers" not in info and "reference_pages" not in info and "score" not in info
-            assert not any(f'"{s.lower()}"' in text for s in secrets if s not in info["retrieved_pages"])
+            assert not any(
+                f'"{s.lower()}"' in text for s in secrets if s not in info["retrieved_pages"]
+            )
             obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
             done = terminated or truncated
         assert info["answers"] == list(query.answers)
@@ -180,7 +186,17 @@ def test_zoom_is_needed_for_small_print():
                 continue
             height = box_height_in_view(evidence[0].box, u.view)
             if info["action_kind"] == "search":
-                full = fit_view((0, 0, u.corpus.pages[info["current_page"]].width, u.corpus.pages[info["current_page"]].height), u.config.view_size, u.config.max_view_pixels, u.config.max_zoom)
+                full = fit_view(
+                    (
+                        0,
+                        0,
+                        u.corpus.pages[info["current_page"]].width,
+                        u.corpus.pages[info["current_page"]].height,
+                    ),
+                    u.config.view_size,
+                    u.config.max_view_pixels,
+                    u.config.max_zoom,
+                )
                 assert u.view.scale == pytest.approx(full.scale)
                 assert height < LEGIBLE_PX, (query.uid, height)
             elif info["action_kind"] == "crop":

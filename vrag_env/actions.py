@@ -206,14 +206,18 @@ class ActionSet:
             # Be lenient about brackets and separators ("10, 20, 110, 90" or "(10 20 110 90)").
             values = _NUMBER.findall(content)
             if len(values) != 4 or re.sub(r"[\d\s.,+\-eE()\[\]]", "", content):
-                raise ActionParseError(f"{what} must hold [x1, y1, x2, y2] in pixels, got {content[:60]!r}")
+                raise ActionParseError(
+                    f"{what} must hold [x1, y1, x2, y2] in pixels, got {content[:60]!r}"
+                )
         return _check_box(values, what)
 
     def _check_text(self, content: str, what: str, limit: int) -> str:
         if not content:
             raise ActionParseError(f"empty {what}")
         if len(content) > limit:
-            raise ActionParseError(f"{what} is {len(content)} characters long; the limit is {limit}")
+            raise ActionParseError(
+                f"{what} is {len(content)} characters long; the limit is {limit}"
+            )
         return content
 
     def _parse_tool(self, text: str) -> Action:
@@ -222,7 +226,9 @@ class ActionSet:
         try:
             call = json.loads(payload)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise ActionParseError(f"the tool call is not valid JSON ({exc}); " + self._expected()) from None
+            raise ActionParseError(
+                f"the tool call is not valid JSON ({exc}); " + self._expected()
+            ) from None
         if not isinstance(call, dict) or "name" not in call:
             raise ActionParseError('a tool call is a JSON object with "name" and "arguments"')
         name, args = call.get("name"), call.get("arguments", {})
@@ -251,7 +257,9 @@ class ActionSet:
                 raise ActionParseError('crop needs "box": [x1, y1, x2, y2] with fractions 0..1')
             parsed = _check_box(box, "crop box")
             if max(parsed) > 1.0:
-                raise ActionParseError(f"crop box coordinates are fractions in [0, 1], got {list(parsed)}")
+                raise ActionParseError(
+                    f"crop box coordinates are fractions in [0, 1], got {list(parsed)}"
+                )
             return Crop(parsed, "normalized")
         raise ActionParseError(f"unknown tool {name!r}; the tools are search, crop and answer")
 
@@ -340,7 +348,18 @@ class ActionSet:
 
     # ------------------------------------------------------------------ sampling
 
-    _WORDS = ("revenue", "report", "chart", "total", "2021", "region", "growth", "form", "note", "q3")
+    _WORDS = (
+        "revenue",
+        "report",
+        "chart",
+        "total",
+        "2021",
+        "region",
+        "growth",
+        "form",
+        "note",
+        "q3",
+    )
 
     def sample(self, rng: np.random.Generator) -> str:
         """Draw a random action: about 70% valid ones and 30% malformed ones.

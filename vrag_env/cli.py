@@ -15,18 +15,38 @@ from collections.abc import Sequence
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "eval": ("benchmarks.eval_cli", "run one agent on a benchmark or split and write a results JSON"),
-    "leaderboard": ("benchmarks.leaderboard_cli", "run the baselines and regenerate the leaderboard"),
-    "generate": ("vrag_env.corpora.synthetic_cli", "build the built-in synthetic corpus into a folder"),
-    "ingest": ("vrag_env.corpora.ingest_cli", "build a corpus folder from PDFs, images and query files"),
-    "retrieval-eval": ("vrag_env.retrieval.eval_cli", "ViDoRe-style retrieval benchmark on a corpus"),
-    "serve-retriever": ("vrag_env.retrieval.server", "serve a retriever over HTTP for many env workers"),
+    "eval": (
+        "benchmarks.eval_cli",
+        "run one agent on a benchmark or split and write a results JSON",
+    ),
+    "leaderboard": (
+        "benchmarks.leaderboard_cli",
+        "run the baselines and regenerate the leaderboard",
+    ),
+    "generate": (
+        "vrag_env.corpora.synthetic_cli",
+        "build the built-in synthetic corpus into a folder",
+    ),
+    "ingest": (
+        "vrag_env.corpora.ingest_cli",
+        "build a corpus folder from PDFs, images and query files",
+    ),
+    "retrieval-eval": (
+        "vrag_env.retrieval.eval_cli",
+        "ViDoRe-style retrieval benchmark on a corpus",
+    ),
+    "serve-retriever": (
+        "vrag_env.retrieval.server",
+        "serve a retriever over HTTP for many env workers",
+    ),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog="vrag", description="vrag-env: visual RAG as a Gymnasium env")
+    parser = argparse.ArgumentParser(
+        prog="vrag", description="vrag-env: visual RAG as a Gymnasium env"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():

@@ -159,7 +159,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 1}  # noqa: RUF012 - Gymnasium API
 
     def __init__(
         self,
@@ -252,7 +252,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         # The env never truncates: the step budget is the registered TimeLimit's job.
         return self._get_obs(), reward, ep.done, False, self._get_info()
 
-    def render(self) -> np.ndarray | str | None:  # type: ignore[override]
+    def render(self) -> np.ndarray | str | None:
         """Render according to ``render_mode`` (``None``: nothing)."""
         if self.render_mode is None or self._ep is None:
             return None
@@ -309,7 +309,9 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     def _search(self, ep: _Episode, query: str) -> None:
         limit = self.config.max_searches
         if limit is not None and ep.searches >= limit:
-            raise IllegalActionError(f"the search budget of {limit} searches is used up; answer now")
+            raise IllegalActionError(
+                f"the search budget of {limit} searches is used up; answer now"
+            )
         n_pages = len(self.corpus.pages)
         if len(ep.shown) >= n_pages:
             raise IllegalActionError("every page of the corpus has been shown already; answer now")
@@ -354,7 +356,9 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         else:
             box = view.normalized_to_page(action.box)
         page = self.corpus.pages[ep.page]
-        region = _pad_box(box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height)
+        region = _pad_box(
+            box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height
+        )
         ep.crops += 1
         ep.last_crop = region
         ep.view = self._fit(region)
@@ -365,13 +369,17 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     # ------------------------------------------------------------------ internals
 
     def _fit(self, region: BBox) -> ViewTransform:
-        return fit_view(region, self.config.view_size, self.config.max_view_pixels, self.config.max_zoom)
+        return fit_view(
+            region, self.config.view_size, self.config.max_view_pixels, self.config.max_zoom
+        )
 
     def _pick_question(self, options: dict[str, Any] | None) -> Query:
         if options:
             unknown = sorted(set(options) - {"question_id"})
             if unknown:
-                raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'question_id'")
+                raise ValueError(
+                    f"unknown reset option(s) {unknown}; the only option is 'question_id'"
+                )
             uid = options.get("question_id")
             if uid is not None:
                 if uid not in self.corpus.queries:
@@ -418,7 +426,6 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         return info
 
     def _render_rgb(self, ep: _Episode) -> np.ndarray:
-        height, width = self.config.view_size
         if ep.page is None or ep.view is None:
             return np.concatenate([self._blank, self._blank], axis=1)
         page = self.corpus.page_image(ep.page).copy()
@@ -467,7 +474,8 @@ def _pad_box(box: BBox, padding: float, min_size: int, page_w: int, page_h: int)
     y1, y2 = y1 - min(0.0, y1) - max(0.0, y2 - page_h), y2 - min(0.0, y1) - max(0.0, y2 - page_h)
     x1, y1 = max(0.0, x1), max(0.0, y1)
     x2, y2 = min(float(page_w), x2), min(float(page_h), y2)
-    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):  # pragma: no cover - guarded by the parser
+    if not all(
+        math.isfinite(v) for v in (x1, y1, x2, y2)
+    ):  # pragma: no cover - guarded by the parser
         raise IllegalActionError("the crop box is not finite")
     return (x1, y1, x2, y2)
-

@@ -66,7 +66,9 @@ class VRAGConfig:
             raise ValueError(f"split must be one of train, val, test, all; got {self.split!r}")
         view = tuple(self.view_size)
         if len(view) != 2 or not all(isinstance(v, int) and v >= 32 for v in view):
-            raise ValueError(f"view_size must be (height, width) ints >= 32, got {self.view_size!r}")
+            raise ValueError(
+                f"view_size must be (height, width) ints >= 32, got {self.view_size!r}"
+            )
         object.__setattr__(self, "view_size", view)
         if self.max_view_pixels < 32 * 32:
             raise ValueError(f"max_view_pixels must be >= 1024, got {self.max_view_pixels}")
@@ -100,12 +102,16 @@ def resolve_config(preset: VRAGConfig | str = "default", **overrides: Any) -> VR
     """
     if isinstance(preset, str):
         if preset not in ENV_PRESETS:
-            raise ValueError(f"unknown env preset {preset!r}. Available presets: {sorted(ENV_PRESETS)}")
+            raise ValueError(
+                f"unknown env preset {preset!r}. Available presets: {sorted(ENV_PRESETS)}"
+            )
         base = ENV_PRESETS[preset]
     elif isinstance(preset, VRAGConfig):
         base = preset
     else:
-        raise TypeError(f"preset must be a VRAGConfig or a preset name, got {type(preset).__name__}")
+        raise TypeError(
+            f"preset must be a VRAGConfig or a preset name, got {type(preset).__name__}"
+        )
     names = {f.name for f in fields(VRAGConfig)}
     unknown = sorted(set(overrides) - names)
     if unknown:

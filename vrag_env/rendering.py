@@ -134,7 +134,9 @@ def fit_view(
     )
 
 
-def render_view(page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]) -> np.ndarray:
+def render_view(
+    page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]
+) -> np.ndarray:
     """Render the transform's region of ``page`` into a letterboxed ``(H, W, 3)`` uint8 array."""
     vh, vw = view_size
     x1, y1, x2, y2 = transform.region
@@ -154,6 +156,8 @@ def box_height_in_view(box: BBox, transform: ViewTransform) -> float:
     return (box[3] - box[1]) * transform.scale
 
 
-def draw_box(image: Image.Image, box: BBox, color: tuple[int, int, int] = (230, 40, 40), width: int = 3) -> None:
+def draw_box(
+    image: Image.Image, box: BBox, color: tuple[int, int, int] = (230, 40, 40), width: int = 3
+) -> None:
     """Draw a rectangle outline in place (used by ``render()`` and the README figure)."""
     ImageDraw.Draw(image).rectangle([box[0], box[1], box[2], box[3]], outline=color, width=width)

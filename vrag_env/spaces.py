@@ -56,7 +56,9 @@ class Unicode(Space[str]):
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be a positive int, got {max_length!r}")
         if not 0 <= min_length <= max_length:
-            raise ValueError(f"min_length must be in [0, max_length={max_length}], got {min_length!r}")
+            raise ValueError(
+                f"min_length must be in [0, max_length={max_length}], got {min_length!r}"
+            )
         self.max_length = max_length
         self.min_length = min_length
         self.sampler = sampler

@@ -44,7 +44,9 @@ def _box(value: Any, where: str) -> BBox:
         or len(value) != 4
         or not all(isinstance(v, (int, float)) for v in value)
     ):
-        raise CorpusFormatError(f"{where}: a box must be 4 numbers [x1, y1, x2, y2], got {value!r:.80}")
+        raise CorpusFormatError(
+            f"{where}: a box must be 4 numbers [x1, y1, x2, y2], got {value!r:.80}"
+        )
     x1, y1, x2, y2 = (float(v) for v in value)
     return (x1, y1, x2, y2)
 
@@ -69,7 +71,9 @@ class Word:
     def from_json(cls, value: Any, where: str) -> Word:
         """Parse the compact form written by :meth:`to_json`."""
         if not isinstance(value, list) or len(value) != 5 or not isinstance(value[0], str):
-            raise CorpusFormatError(f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}")
+            raise CorpusFormatError(
+                f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}"
+            )
         return cls(value[0], _box(value[1:], where))
 
 
@@ -229,7 +233,9 @@ class Query:
             raise CorpusFormatError(f"{where}: field 'reference_pages' must be a list of page ids")
         split = _require(record, "split", str, where)
         if split not in SPLITS:
-            raise CorpusFormatError(f"{where}: field 'split' must be one of {SPLITS}, got {split!r}")
+            raise CorpusFormatError(
+                f"{where}: field 'split' must be one of {SPLITS}, got {split!r}"
+            )
         small = record.get("small_print")
         return cls(
             uid=_require(record, "uid", str, where),

@@ -107,7 +107,9 @@ class Corpus:
                 raise CorpusFormatError(f"{where}: duplicate query uid {query.uid!r}")
             missing = [p for p in query.reference_pages if p not in self.pages]
             if missing:
-                raise CorpusFormatError(f"{where}: query {query.uid!r} references unknown pages {missing}")
+                raise CorpusFormatError(
+                    f"{where}: query {query.uid!r} references unknown pages {missing}"
+                )
             self.queries[query.uid] = query
         self._load_image = lru_cache(maxsize=16)(self._load_image_uncached)
 
@@ -205,7 +207,9 @@ class CorpusWriter:
 
     def __enter__(self) -> CorpusWriter:
         if self.out_dir.exists() and not self.overwrite:
-            raise FileExistsError(f"{self.out_dir} already exists; pass overwrite/--force to replace it")
+            raise FileExistsError(
+                f"{self.out_dir} already exists; pass overwrite/--force to replace it"
+            )
         parent = self.out_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -280,7 +284,9 @@ class CorpusWriter:
             uids.add(q.uid)
             missing = [p for p in q.reference_pages if p not in self._page_ids]
             if missing:
-                raise ValueError(f"query {q.uid!r} references pages that are not in the corpus: {missing}")
+                raise ValueError(
+                    f"query {q.uid!r} references pages that are not in the corpus: {missing}"
+                )
         with open(tmp / PAGES, "w", encoding="utf-8") as fh:
             for p in self._pages:
                 fh.write(json.dumps(p.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -298,14 +304,18 @@ class CorpusWriter:
             "num_pages": len(self._pages),
             "num_docs": len({p.doc for p in self._pages}),
             "num_queries": len(self._queries),
-            "splits": {s: sum(q.split == s for q in self._queries) for s in ("train", "val", "test")},
+            "splits": {
+                s: sum(q.split == s for q in self._queries) for s in ("train", "val", "test")
+            },
             "checksums": {
                 PAGES: sha256_file(tmp / PAGES),
                 QUERIES: sha256_file(tmp / QUERIES),
                 IMAGES_DIR: images.hexdigest(),
             },
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
+        )
         if self.out_dir.exists():
             # Move the old corpus aside first so the swap is as short as the filesystem allows.
             old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")

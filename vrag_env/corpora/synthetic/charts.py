@@ -95,9 +95,14 @@ def bar_chart(
         top = y2 - number / high * (y2 - y1)
         canvas.rect((cx - bar_w / 2, top, cx + bar_w / 2, y2 - 1), fill=color)
         canvas.text(
-            cx, top - 6 - canvas.line_height(value_font), value, value_font, SMALL_INK,
-            align="center", key=value_keys[i],
-        )  # fmt: skip
+            cx,
+            top - 6 - canvas.line_height(value_font),
+            value,
+            value_font,
+            SMALL_INK,
+            align="center",
+            key=value_keys[i],
+        )
     for i, label in enumerate(labels):
         cx = x1 + slot * (i + 0.5)
         canvas.text(cx, y2 + 10, label, label_font, INK, align="center", key=label_keys[i])

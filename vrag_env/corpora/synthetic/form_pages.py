@@ -26,14 +26,20 @@ def render_form(plan: PagePlan) -> Canvas:
     canvas = Canvas(1000, 1400)
     canvas.text(MARGIN, 45, company.full_name, canvas.font(28, bold=True), company.color)
     canvas.text(
-        MARGIN, 88, f"Registered office: {company.hq}. Listed as {company.ticker}.",
-        canvas.font(SMALL), SMALL_INK,
-    )  # fmt: skip
+        MARGIN,
+        88,
+        f"Registered office: {company.hq}. Listed as {company.ticker}.",
+        canvas.font(SMALL),
+        SMALL_INK,
+    )
     canvas.text(MARGIN, 130, form.title, canvas.font(34, bold=True))
     canvas.text(
-        MARGIN, 180, f"Form {form.code}. Return the completed form to the {company.name} "
-        "administration team.", canvas.font(SMALL), SMALL_INK,
-    )  # fmt: skip
+        MARGIN,
+        180,
+        f"Form {form.code}. Return the completed form to the {company.name} administration team.",
+        canvas.font(SMALL),
+        SMALL_INK,
+    )
     label_font = canvas.font(LABEL)
     value_font = canvas.font(VALUE)
     section_font = canvas.font(VALUE, bold=True)
@@ -76,12 +82,18 @@ def render_form(plan: PagePlan) -> Canvas:
         canvas.text(250, oy, value, small, INK, key=f"office:{key}")
         oy += pitch
     canvas.paragraph(
-        MARGIN, max(y + box_h + 40, 1290), canvas.width - 2 * MARGIN - 100,
-        [(
-            f"Personal data on this form is processed in accordance with the {company.name} "
-            "privacy notice and retained for seven years.", None,
-        )],
-        canvas.font(12), fill=SMALL_INK,
-    )  # fmt: skip
+        MARGIN,
+        max(y + box_h + 40, 1290),
+        canvas.width - 2 * MARGIN - 100,
+        [
+            (
+                f"Personal data on this form is processed in accordance with the {company.name} "
+                "privacy notice and retained for seven years.",
+                None,
+            )
+        ],
+        canvas.font(12),
+        fill=SMALL_INK,
+    )
     canvas.text(right, 1340, "Page 1 of 1", canvas.font(12), SMALL_INK, align="right")
     return canvas

@@ -77,8 +77,11 @@ def generate_corpus(
         writer.add_queries(queries)
     logger.info(
         "wrote synthetic corpus %r to %s: %d pages, %d questions",
-        cfg.name, out, len(anchors), len(queries),
-    )  # fmt: skip
+        cfg.name,
+        out,
+        len(anchors),
+        len(queries),
+    )
     return out
 
 

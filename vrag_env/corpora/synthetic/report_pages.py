@@ -98,17 +98,22 @@ def render_overview(plan: PagePlan) -> Canvas:
     width = canvas.width - 2 * MARGIN
     canvas.text(MARGIN, 250, f"About {company.name}", heading)
     y = canvas.paragraph(
-        MARGIN, 295, width,
+        MARGIN,
+        295,
+        width,
         [
             (f"{company.full_name} is a {company.industry.name} company headquartered in", None),
             (company.hq, "hq"),
-            (". Founded in", None), (str(company.founded), "founded"),
-            (", the group operates", None), (str(data.callouts["sites"]), "sites"),
-            (f"sites and its shares are listed under the ticker", None), (company.ticker, "ticker"),
+            (". Founded in", None),
+            (str(company.founded), "founded"),
+            (", the group operates", None),
+            (str(data.callouts["sites"]), "sites"),
+            (f"sites and its shares are listed under the ticker", None),
+            (company.ticker, "ticker"),
             (".", None),
         ],
         body,
-    )  # fmt: skip
+    )
     canvas.text(MARGIN, y + 20, "Letter from the chief executive", heading)
     seg_a, seg_b = rng.sample(company.segments, 2)
     sentences = [
@@ -132,10 +137,12 @@ def render_overview(plan: PagePlan) -> Canvas:
     ]
     y = canvas.paragraph(MARGIN, y + 65, width, [(" ".join(sentences), None)], body)
     y = canvas.paragraph(
-        MARGIN, y + 5, width,
+        MARGIN,
+        y + 5,
+        width,
         [(data.ceo, "ceo"), (", Chief Executive Officer", None)],
         canvas.font(BODY, bold=True, serif=serif),
-    )  # fmt: skip
+    )
     canvas.text(MARGIN, y + 20, "In this report", heading)
     y += 65
     for title, page in (
@@ -200,9 +207,13 @@ def _table(
         canvas.text(MARGIN + 8, y + text_dy, label, row_font, key=f"{prefix}:{label}:label")
         for j, value in enumerate(values):
             canvas.text(
-                MARGIN + label_w + col_w * (j + 1) - 10, y + text_dy, fmt_tenths(value), row_font,
-                align="right", key=f"{prefix}:{label}:{keys[j]}",
-            )  # fmt: skip
+                MARGIN + label_w + col_w * (j + 1) - 10,
+                y + text_dy,
+                fmt_tenths(value),
+                row_font,
+                align="right",
+                key=f"{prefix}:{label}:{keys[j]}",
+            )
         y += pitch
     canvas.line([(MARGIN, y), (canvas.width - MARGIN, y)], fill=INK, width=1)
     return y
@@ -228,15 +239,18 @@ def render_financials(plan: PagePlan) -> Canvas:
     direction = "rose" if data.total_revenue >= prev.total_revenue else "fell"
     body = canvas.font(BODY, serif=serif)
     y = canvas.paragraph(
-        MARGIN, 165, canvas.width - 2 * MARGIN,
+        MARGIN,
+        165,
+        canvas.width - 2 * MARGIN,
         [
             (f"Group revenue {direction} in {plan.year}. The strongest growth came from", None),
-            (best, "best_region"), (", while the weakest performance was in", None),
+            (best, "best_region"),
+            (", while the weakest performance was in", None),
             (worst, "worst_region"),
             (". The tables show each quarter with full-year totals and the prior year.", None),
         ],
         body,
-    )  # fmt: skip
+    )
     heading = canvas.font(HEADING, bold=True, serif=serif)
     header = ["Region", *QUARTERS, f"FY {plan.year}", f"FY {plan.year - 1}"]
     shade = tint(company.color, 0.85)
@@ -259,13 +273,16 @@ def render_financials(plan: PagePlan) -> Canvas:
         [
             [("Quarterly figures are unaudited; full-year figures are audited.", None)],
             [
-                (f"Amounts reported in {cur} are translated into USD at an average {cur}/USD rate of", None),
+                (
+                    f"Amounts reported in {cur} are translated into USD at an average {cur}/USD rate of",
+                    None,
+                ),
                 (fmt_hundredths(data.fx_rate), "fx"),
                 (f"for {plan.year}.", None),
             ],
             [("Prior-year figures are restated where segment reporting changed.", None)],
         ],
-    )  # fmt: skip
+    )
     report_footer(canvas, plan)
     return canvas
 
@@ -282,20 +299,29 @@ def render_charts(plan: PagePlan) -> Canvas:
     segments = list(company.segments)
     canvas.text(MARGIN, 170, f"Operating margin by segment, {plan.year} (%)", heading)
     bar_chart(
-        canvas, (130, 240, 920, 590), segments,
+        canvas,
+        (130, 240, 920, 590),
+        segments,
         [fmt_tenths(data.margins[s]) for s in segments],
-        [data.margins[s] / 10 for s in segments], company.color,
+        [data.margins[s] / 10 for s in segments],
+        company.color,
         label_keys=[f"segment:{s}" for s in segments],
         value_keys=[f"margin:{s}" for s in segments],
-    )  # fmt: skip
+    )
     canvas.paragraph(
-        MARGIN, 650, canvas.width - 2 * MARGIN,
-        [(
-            "Figure 1. Operating margin before central costs and eliminations. Source: "
-            f"{company.name} management accounts.", None,
-        )],
-        small, fill=SMALL_INK,
-    )  # fmt: skip
+        MARGIN,
+        650,
+        canvas.width - 2 * MARGIN,
+        [
+            (
+                "Figure 1. Operating margin before central costs and eliminations. Source: "
+                f"{company.name} management accounts.",
+                None,
+            )
+        ],
+        small,
+        fill=SMALL_INK,
+    )
     industry = company.industry
     canvas.text(
         MARGIN,
@@ -304,20 +330,29 @@ def render_charts(plan: PagePlan) -> Canvas:
         heading,
     )
     line_chart(
-        canvas, (130, 820, 920, 1150), list(MONTHS),
-        [fmt_tenths(v) for v in data.volume], [v / 10 for v in data.volume],
+        canvas,
+        (130, 820, 920, 1150),
+        list(MONTHS),
+        [fmt_tenths(v) for v in data.volume],
+        [v / 10 for v in data.volume],
         company.color,
         label_keys=[f"month:{m}" for m in range(12)],
         value_keys=[f"volume:{m}" for m in range(12)],
-    )  # fmt: skip
+    )
     canvas.paragraph(
-        MARGIN, 1210, canvas.width - 2 * MARGIN,
-        [(
-            f"Figure 2. {industry.volume_label} per calendar month. The {MONTH_NAMES[11]} figure is "
-            "provisional and may be revised.", None,
-        )],
-        small, fill=SMALL_INK,
-    )  # fmt: skip
+        MARGIN,
+        1210,
+        canvas.width - 2 * MARGIN,
+        [
+            (
+                f"Figure 2. {industry.volume_label} per calendar month. The {MONTH_NAMES[11]} figure is "
+                "provisional and may be revised.",
+                None,
+            )
+        ],
+        small,
+        fill=SMALL_INK,
+    )
     report_footer(canvas, plan)
     return canvas
 
@@ -331,37 +366,75 @@ def glance_callout(plan: PagePlan, kind: str) -> tuple[str, str, list[Span]]:
     year = plan.year
     if kind == "employees":
         word = "up from" if c["employees"] >= c["prev_employees"] else "down from"
-        return f"{c['employees']:,}", "employees (full-time equivalents)", [
-            (word, None), (f"{c['prev_employees']:,}", "cap:employees"), ("a year earlier", None),
-        ]  # fmt: skip
+        return (
+            f"{c['employees']:,}",
+            "employees (full-time equivalents)",
+            [
+                (word, None),
+                (f"{c['prev_employees']:,}", "cap:employees"),
+                ("a year earlier", None),
+            ],
+        )
     if kind == "countries":
-        return str(c["countries"]), "countries with operations", [
-            ("sales offices in", None), (str(c["cities"]), "cap:countries"), ("cities", None),
-        ]  # fmt: skip
+        return (
+            str(c["countries"]),
+            "countries with operations",
+            [
+                ("sales offices in", None),
+                (str(c["cities"]), "cap:countries"),
+                ("cities", None),
+            ],
+        )
     if kind == "customers":
-        return f"{c['customers']:,}", "business customers", [
-            ("average relationship of", None),
-            (fmt_tenths(c["relationship"]), "cap:customers"), ("years", None),
-        ]  # fmt: skip
+        return (
+            f"{c['customers']:,}",
+            "business customers",
+            [
+                ("average relationship of", None),
+                (fmt_tenths(c["relationship"]), "cap:customers"),
+                ("years", None),
+            ],
+        )
     if kind == "renewable":
-        return f"{c['renewable']}%", "of electricity from renewable sources", [
-            ("target of", None), (f"{c['renewable_target']}%", "cap:renewable"),
-            (f"by {c['renewable_target_year']}", None),
-        ]  # fmt: skip
+        return (
+            f"{c['renewable']}%",
+            "of electricity from renewable sources",
+            [
+                ("target of", None),
+                (f"{c['renewable_target']}%", "cap:renewable"),
+                (f"by {c['renewable_target_year']}", None),
+            ],
+        )
     if kind == "women":
-        return f"{c['women']}%", "of leadership roles held by women", [
-            ("based on", None), (f"{c['managers']:,}", "cap:women"),
-            ("managers at director level and above", None),
-        ]  # fmt: skip
+        return (
+            f"{c['women']}%",
+            "of leadership roles held by women",
+            [
+                ("based on", None),
+                (f"{c['managers']:,}", "cap:women"),
+                ("managers at director level and above", None),
+            ],
+        )
     if kind == "rnd":
-        return f"{fmt_tenths(c['rnd'])}%", "of revenue invested in research and development", [
-            ("USD", None), (fmt_tenths(c["rnd_amount"]), "cap:rnd"), ("million in total", None),
-        ]  # fmt: skip
+        return (
+            f"{fmt_tenths(c['rnd'])}%",
+            "of revenue invested in research and development",
+            [
+                ("USD", None),
+                (fmt_tenths(c["rnd_amount"]), "cap:rnd"),
+                ("million in total", None),
+            ],
+        )
     if kind == "safety":
-        return fmt_hundredths(c["ltifr"]), "lost-time injury frequency rate", [
-            ("compared with", None), (fmt_hundredths(c["prev_ltifr"]), "cap:safety"),
-            (f"in {year - 1}", None),
-        ]  # fmt: skip
+        return (
+            fmt_hundredths(c["ltifr"]),
+            "lost-time injury frequency rate",
+            [
+                ("compared with", None),
+                (fmt_hundredths(c["prev_ltifr"]), "cap:safety"),
+                (f"in {year - 1}", None),
+            ],
+        )
     raise ValueError(f"unknown callout {kind!r}")
 
 

@@ -24,9 +24,13 @@ def _frame(plan: PagePlan, title: str) -> Canvas:
     canvas.text(LEFT, 60, title, canvas.font(48, bold=True), company.color)
     canvas.line([(LEFT, 830), (1600 - LEFT, 830)], fill=(200, 200, 200))
     canvas.text(
-        1600 - LEFT, 845, f"{company.name} FY{plan.year} results {plan.page}",
-        canvas.font(FOOTER), SMALL_INK, align="right",
-    )  # fmt: skip
+        1600 - LEFT,
+        845,
+        f"{company.name} FY{plan.year} results {plan.page}",
+        canvas.font(FOOTER),
+        SMALL_INK,
+        align="right",
+    )
     return canvas
 
 
@@ -63,13 +67,19 @@ def render_title(plan: PagePlan) -> Canvas:
         140, 440, 1300, [("Investor presentation,", None), (date, "date")], canvas.font(30)
     )
     canvas.paragraph(
-        140, 830, 1360,
-        [(
-            f"{company.full_name} Investor Relations. This presentation contains forward-looking "
-            "statements; see the disclaimer in the annual report.", None,
-        )],
-        canvas.font(FOOTER), fill=SMALL_INK,
-    )  # fmt: skip
+        140,
+        830,
+        1360,
+        [
+            (
+                f"{company.full_name} Investor Relations. This presentation contains forward-looking "
+                "statements; see the disclaimer in the annual report.",
+                None,
+            )
+        ],
+        canvas.font(FOOTER),
+        fill=SMALL_INK,
+    )
     return canvas
 
 
@@ -80,23 +90,37 @@ def render_highlights(plan: PagePlan) -> Canvas:
     canvas = _frame(plan, f"Highlights of {plan.year}")
     growth = int(deck["growth"])
     _bullets(
-        canvas, plan,
+        canvas,
+        plan,
         [
-            [(f"Revenue {'up' if growth >= 0 else 'down'}", None),
-             (f"{fmt_tenths(abs(growth))}%", "growth"), ("year on year", None)],
-            [("Group operating margin of", None), (f"{fmt_tenths(int(deck['group_margin']))}%", "group_margin")],
+            [
+                (f"Revenue {'up' if growth >= 0 else 'down'}", None),
+                (f"{fmt_tenths(abs(growth))}%", "growth"),
+                ("year on year", None),
+            ],
+            [
+                ("Group operating margin of", None),
+                (f"{fmt_tenths(int(deck['group_margin']))}%", "group_margin"),
+            ],
             [("Net promoter score of", None), (str(deck["nps"]), "nps")],
-            [("Free cash flow of USD", None), (fmt_tenths(int(deck["fcf"])), "fcf"), ("million", None)],
+            [
+                ("Free cash flow of USD", None),
+                (fmt_tenths(int(deck["fcf"])), "fcf"),
+                ("million", None),
+            ],
         ],
-    )  # fmt: skip
+    )
     _footer(
         canvas,
         [
-            (f"Source: {company.name} management accounts. Net promoter score from a survey of", None),
+            (
+                f"Source: {company.name} management accounts. Net promoter score from a survey of",
+                None,
+            ),
             (f"{int(deck['survey']):,}", "survey"),
             (f"customers in {MONTH_NAMES[int(deck['survey_month']) - 1]} {plan.year}.", None),
         ],
-    )  # fmt: skip
+    )
     return canvas
 
 
@@ -106,18 +130,32 @@ def render_outlook(plan: PagePlan) -> Canvas:
     deck = company.years[plan.year].deck
     canvas = _frame(plan, f"Outlook for {plan.year + 1}")
     _bullets(
-        canvas, plan,
+        canvas,
+        plan,
         [
-            [("Revenue growth of", None), (f"{deck['guide_low']}-{deck['guide_high']}%", "guide"),
-             ("expected", None)],
-            [("Capital expenditure of USD", None), (f"{deck['capex_low']}-{deck['capex_high']}", "capex"),
-             ("million", None)],
-            [("Proposed dividend of USD", None), (fmt_hundredths(int(deck["dividend"])), "dividend"),
-             ("per share", None)],
-            [("Opening", None), (str(deck["new_sites"]), "new_sites"), ("new sites in", None),
-             (str(deck["new_sites_region"]), "new_sites_region")],
+            [
+                ("Revenue growth of", None),
+                (f"{deck['guide_low']}-{deck['guide_high']}%", "guide"),
+                ("expected", None),
+            ],
+            [
+                ("Capital expenditure of USD", None),
+                (f"{deck['capex_low']}-{deck['capex_high']}", "capex"),
+                ("million", None),
+            ],
+            [
+                ("Proposed dividend of USD", None),
+                (fmt_hundredths(int(deck["dividend"])), "dividend"),
+                ("per share", None),
+            ],
+            [
+                ("Opening", None),
+                (str(deck["new_sites"]), "new_sites"),
+                ("new sites in", None),
+                (str(deck["new_sites_region"]), "new_sites_region"),
+            ],
         ],
-    )  # fmt: skip
+    )
     cur = company.currency
     agm = fmt_date(int(deck["agm_day"]), 5, plan.year + 1)
     _footer(
@@ -125,11 +163,15 @@ def render_outlook(plan: PagePlan) -> Canvas:
         [
             (f"Guidance assumes an average {cur}/USD rate of", None),
             (fmt_hundredths(int(deck["guide_fx"])), "guide_fx"),
-            ("and excludes acquisitions. The dividend is subject to approval at the annual general "
-             "meeting on", None),
-            (agm, "agm"), (".", None),
+            (
+                "and excludes acquisitions. The dividend is subject to approval at the annual general "
+                "meeting on",
+                None,
+            ),
+            (agm, "agm"),
+            (".", None),
         ],
-    )  # fmt: skip
+    )
     return canvas
 
 
@@ -139,14 +181,18 @@ def render_segments(plan: PagePlan) -> Canvas:
     data = company.years[plan.year]
     canvas = _frame(plan, "Segment review")
     tops = _bullets(
-        canvas, plan,
+        canvas,
+        plan,
         [
-            [(f"{segment}: revenue of USD", None),
-             (fmt_tenths(data.segment_revenue[segment]), f"segrev:{segment}"), ("million", None)]
+            [
+                (f"{segment}: revenue of USD", None),
+                (fmt_tenths(data.segment_revenue[segment]), f"segrev:{segment}"),
+                ("million", None),
+            ]
             for segment in company.segments
         ],
         width=900,
-    )  # fmt: skip
+    )
     # An unlabelled bar per segment beside its bullet: the slide's visual, carrying no new text.
     largest = max(data.segment_revenue.values())
     height = canvas.line_height(canvas.font(BULLET))

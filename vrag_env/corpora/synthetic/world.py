@@ -14,16 +14,25 @@ from dataclasses import dataclass, field
 
 from vrag_env.corpora.synthetic.config import SyntheticConfig
 
-COMPANY_NAMES = (
-    "Aurora", "Borealis", "Cobalt", "Dunmore", "Elmstead", "Fenwick", "Galena", "Halcyon",
-    "Ironbridge", "Juniper", "Kestrel", "Lumen", "Meridian", "Northwind", "Orison", "Pinecrest",
-)  # fmt: skip
+COMPANY_NAMES = tuple(
+    "Aurora Borealis Cobalt Dunmore Elmstead Fenwick Galena Halcyon Ironbridge Juniper Kestrel "
+    "Lumen Meridian Northwind Orison Pinecrest".split()
+)
 COMPANY_SUFFIXES = ("Holdings", "Group", "Industries", "Systems", "Partners", "Corporation")
 
 
 @dataclass(frozen=True)
 class Industry:
-    """An industry: its segment names and the monthly volume metric its reports chart."""
+    """An industry: its segments and the monthly volume metric its reports chart.
+
+    Attributes:
+        name: As written in prose ("renewable energy").
+        segments: Candidate segment names (short enough for chart labels).
+        volume_label: Title of the monthly line chart.
+        volume_unit: Unit of the monthly line chart.
+        activity: What the business runs, for prose ("distribution network").
+        volume_phrase: The monthly metric as a noun phrase in questions.
+    """
 
     name: str
     segments: tuple[str, ...]
@@ -33,40 +42,47 @@ class Industry:
     volume_phrase: str
 
 
+def _industry(
+    name: str, segments: str, volume: str, unit: str, activity: str, phrase: str
+) -> Industry:
+    return Industry(name, tuple(segments.split(", ")), volume, unit, activity, phrase)
+
+
 INDUSTRIES = (
-    Industry(
-        "renewable energy", ("Wind", "Solar", "Storage", "Hydro", "Grid"),
+    _industry(
+        "renewable energy", "Wind, Solar, Storage, Hydro, Grid",
         "Electricity generated", "GWh", "generation assets", "electricity generation",
     ),
-    Industry(
-        "logistics", ("Freight", "Warehousing", "Last Mile", "Customs", "Air Cargo"),
+    _industry(
+        "logistics", "Freight, Warehousing, Last Mile, Customs, Air Cargo",
         "Parcels delivered", "millions", "distribution network", "parcel deliveries",
     ),
-    Industry(
-        "consumer electronics", ("Phones", "Wearables", "Audio", "Smart Home", "Accessories"),
+    _industry(
+        "consumer electronics", "Phones, Wearables, Audio, Smart Home, Accessories",
         "Units shipped", "thousands", "product portfolio", "unit shipments",
     ),
-    Industry(
-        "pharmaceuticals", ("Oncology", "Vaccines", "Generics", "Diagnostics", "Dermatology"),
+    _industry(
+        "pharmaceuticals", "Oncology, Vaccines, Generics, Diagnostics, Dermatology",
         "Prescriptions filled", "thousands", "development pipeline", "prescription volume",
     ),
-    Industry(
-        "enterprise software", ("Cloud", "Licences", "Support", "Consulting", "Security"),
+    _industry(
+        "enterprise software", "Cloud, Licences, Support, Consulting, Security",
         "Active subscriptions", "thousands", "platform", "subscription base",
     ),
-    Industry(
-        "packaged foods", ("Dairy", "Snacks", "Beverages", "Frozen", "Bakery"),
+    _industry(
+        "packaged foods", "Dairy, Snacks, Beverages, Frozen, Bakery",
         "Volume sold", "kilotonnes", "brand portfolio", "sales volume",
     ),
-    Industry(
-        "telecommunications", ("Mobile", "Broadband", "Enterprise", "Wholesale", "Media"),
+    _industry(
+        "telecommunications", "Mobile, Broadband, Enterprise, Wholesale, Media",
         "Mobile subscribers", "thousands", "network", "mobile subscriber base",
     ),
-    Industry(
-        "specialty chemicals", ("Coatings", "Adhesives", "Polymers", "Catalysts", "Additives"),
+    _industry(
+        "specialty chemicals", "Coatings, Adhesives, Polymers, Catalysts, Additives",
         "Production volume", "kilotonnes", "plants", "production output",
     ),
 )  # fmt: skip
+"""Two companies may share an industry: then their pages share segment names too."""
 
 REGIONS = ("North America", "Europe", "Asia Pacific", "Latin America", "Middle East", "Africa")
 OPEX_CATEGORIES = (
@@ -77,59 +93,79 @@ OPEX_CATEGORIES = (
     "General and administrative",
 )
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-CITIES = (
-    "Lisbon", "Oslo", "Rotterdam", "Lyon", "Gdansk", "Porto", "Aarhus", "Leeds", "Bilbao", "Turin",
-    "Graz", "Tampere", "Ghent", "Malmo", "Brno", "Cork", "Basel", "Utrecht", "Valencia", "Bergen",
-)  # fmt: skip
+MONTHS = tuple("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+MONTH_NAMES = tuple(
+    "January February March April May June July August September October November December".split()
+)
+CITIES = tuple(
+    "Lisbon Oslo Rotterdam Lyon Gdansk Porto Aarhus Leeds Bilbao Turin Graz Tampere Ghent Malmo "
+    "Brno Cork Basel Utrecht Valencia Bergen".split()
+)
 AUDITORS = (
-    "Marlow & Finch LLP", "Ashby Kerr LLP", "Thornton Vale & Co", "Brightwater Audit LLP",
-    "Hollis Grant LLP", "Pemberton Rowe LLP",
-)  # fmt: skip
-FIRST_NAMES = (
-    "Maria", "James", "Aiko", "Kwame", "Sofia", "Lars", "Priya", "Mateo", "Ingrid", "Tariq",
-    "Elena", "Oluwaseun", "Chen", "Hannah", "Rafael", "Noor", "Tomasz", "Yuki", "Amara", "Felix",
-    "Leila", "Dmitri", "Grace", "Santiago", "Astrid", "Kofi", "Mei", "Daniel", "Zara", "Henrik",
-)  # fmt: skip
-LAST_NAMES = (
-    "Okafor", "Lindqvist", "Tanaka", "Mensah", "Ferreira", "Novak", "Raman", "Delgado", "Berg",
-    "Haddad", "Petrova", "Adeyemi", "Wei", "Schultz", "Moreau", "Khan", "Kowalski", "Sato",
-    "Osei", "Brennan", "Farouk", "Ivanov", "Whitfield", "Ortega", "Nilsen", "Boateng", "Liang",
-    "Fischer", "Qureshi", "Halvorsen",
-)  # fmt: skip
-# Reporting currencies and their average USD rate in a base year; each year drifts a little.
+    "Marlow & Finch LLP",
+    "Ashby Kerr LLP",
+    "Thornton Vale & Co",
+    "Brightwater Audit LLP",
+    "Hollis Grant LLP",
+    "Pemberton Rowe LLP",
+)
+FIRST_NAMES = tuple(
+    "Maria James Aiko Kwame Sofia Lars Priya Mateo Ingrid Tariq Elena Oluwaseun Chen Hannah "
+    "Rafael Noor Tomasz Yuki Amara Felix Leila Dmitri Grace Santiago Astrid Kofi Mei Daniel Zara "
+    "Henrik".split()
+)
+LAST_NAMES = tuple(
+    "Okafor Lindqvist Tanaka Mensah Ferreira Novak Raman Delgado Berg Haddad Petrova Adeyemi Wei "
+    "Schultz Moreau Khan Kowalski Sato Osei Brennan Farouk Ivanov Whitfield Ortega Nilsen Boateng "
+    "Liang Fischer Qureshi Halvorsen".split()
+)
 CURRENCIES = {"EUR": 1.10, "GBP": 1.26, "CHF": 1.08, "CAD": 0.75, "AUD": 0.69, "SGD": 0.74}
-BRAND_COLORS = (
-    (31, 78, 140), (166, 54, 3), (35, 120, 75), (120, 40, 120), (20, 110, 130), (150, 30, 50),
-    (90, 90, 20), (60, 60, 140),
-)  # fmt: skip
+"""Reporting currencies and their average USD rate in a base year; each year drifts a little."""
 
-CALLOUTS = (
-    "employees", "countries", "customers", "renewable", "women", "rnd", "safety",
-)  # fmt: skip
+BRAND_COLORS = (
+    (31, 78, 140),
+    (166, 54, 3),
+    (35, 120, 75),
+    (120, 40, 120),
+    (20, 110, 130),
+    (150, 30, 50),
+    (90, 90, 20),
+    (60, 60, 140),
+)
+"""Dark brand colours: white text on them and dark text on their tints both stay high-contrast."""
+
+CALLOUTS = ("employees", "countries", "customers", "renewable", "women", "rnd", "safety")
 """Infographic callout kinds; each company shows six of them, the same six every year."""
 
-SUPPLIER_STEMS = (
-    "Calder", "Brayford", "Wexley", "Stanmore", "Ravel", "Holt", "Kirkby", "Marsh", "Penrose",
-    "Alder", "Thistle", "Quill", "Harrow", "Linden", "Sorrel", "Ashgrove",
-)  # fmt: skip
-SUPPLIER_TRADES = (
-    "Fasteners", "Packaging", "Electrical", "Plastics", "Catering", "Print", "Hydraulics",
-    "Textiles", "Tooling", "Cleaning", "Valves", "Labels",
-)  # fmt: skip
+SUPPLIER_STEMS = tuple(
+    "Calder Brayford Wexley Stanmore Ravel Holt Kirkby Marsh Penrose Alder Thistle Quill Harrow "
+    "Linden Sorrel Ashgrove".split()
+)
+SUPPLIER_TRADES = tuple(
+    "Fasteners Packaging Electrical Plastics Catering Print Hydraulics Textiles Tooling Cleaning "
+    "Valves Labels".split()
+)
 DEPARTMENTS = ("Finance", "Engineering", "Sales", "Operations", "Legal", "Marketing", "Procurement")
 TRIP_PURPOSES = (
-    "Customer visit", "Trade fair", "Supplier audit", "Training course", "Site inspection",
+    "Customer visit",
+    "Trade fair",
+    "Supplier audit",
+    "Training course",
+    "Site inspection",
     "Board meeting",
-)  # fmt: skip
+)
 EQUIPMENT = (
-    "Laptop", "Thermal camera", "Projector", "Survey drone", "Label printer", "Oscilloscope",
-    "Tablet", "Vibration meter", "Gas detector", "Barcode scanner",
-)  # fmt: skip
+    "Laptop",
+    "Thermal camera",
+    "Projector",
+    "Survey drone",
+    "Label printer",
+    "Oscilloscope",
+    "Tablet",
+    "Vibration meter",
+    "Gas detector",
+    "Barcode scanner",
+)
 FORM_KINDS = ("supplier-registration", "expense-claim", "equipment-loan")
 
 
@@ -429,7 +465,11 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
                     ("legal_name", "Legal name", supplier),
                     ("registration", "Company registration no.", f"{rng.randrange(10**7, 10**8)}"),
                     ("contact", "Contact person", contact),
-                    ("phone", "Telephone", f"+44 {rng.randrange(100, 999)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"),
+                    (
+                        "phone",
+                        "Telephone",
+                        f"+44 {rng.randrange(100, 999)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+                    ),
                     ("email", "Email", f"{contact.split()[1].lower()}@{domain}.example"),
                     ("city", "City", rng.choice(CITIES)),
                 ),
@@ -439,10 +479,14 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
                 (
                     ("payment_terms", "Payment terms", f"Net {rng.choice((14, 30, 45, 60, 90))}"),
                     ("invoice_currency", "Invoice currency", rng.choice(sorted(CURRENCIES))),
-                    ("annual_spend", "Estimated annual spend (USD)", f"{rng.randrange(12, 900) * 1000:,}"),
+                    (
+                        "annual_spend",
+                        "Estimated annual spend (USD)",
+                        f"{rng.randrange(12, 900) * 1000:,}",
+                    ),
                 ),
             ),
-        )  # fmt: skip
+        )
         checkbox = ("Supply category", ("Goods", "Services", "Works"), rng.randrange(3))
         office = (
             ("supplier_id", "Supplier ID", f"SUP-{rng.randrange(10000, 99999)}"),
@@ -451,9 +495,17 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
             ("risk", "Risk rating", rng.choice(("Low", "Medium", "High"))),
         )
         return FormData(
-            stem, kind, company, year, "Supplier Registration Form", "SR-7", supplier,
-            sections, checkbox, office,
-        )  # fmt: skip
+            stem,
+            kind,
+            company,
+            year,
+            "Supplier Registration Form",
+            "SR-7",
+            supplier,
+            sections,
+            checkbox,
+            office,
+        )
     if kind == "expense-claim":
         employee = _person(rng)
         amounts = {
@@ -494,7 +546,7 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
                     ("total", "Total claimed", fmt_hundredths(sum(amounts.values()))),
                 ),
             ),
-        )  # fmt: skip
+        )
         checkbox = ("Payment method", ("Bank transfer", "Payroll", "Card"), rng.randrange(3))
         office = (
             ("claim_no", "Claim no.", f"EC-{year}-{rng.randrange(1000, 9999)}"),
@@ -502,9 +554,17 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
             ("paid_on", "Paid on", fmt_date(return_day + 2, depart_month, year)),
         )
         return FormData(
-            stem, kind, company, year, "Travel Expense Claim", "EC-2", employee,
-            sections, checkbox, office,
-        )  # fmt: skip
+            stem,
+            kind,
+            company,
+            year,
+            "Travel Expense Claim",
+            "EC-2",
+            employee,
+            sections,
+            checkbox,
+            office,
+        )
     borrower = _person(rng)
     start_month = rng.randrange(1, 12)
     sections = (
@@ -527,7 +587,7 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
                 ("purpose", "Purpose", rng.choice(TRIP_PURPOSES)),
             ),
         ),
-    )  # fmt: skip
+    )
     checkbox = ("Accessories included", ("Charger", "Carry case", "None"), rng.randrange(3))
     office = (
         ("issued_by", "Issued by", approver),
@@ -535,9 +595,17 @@ def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...])
         ("store", "Issued from", f"Store {rng.randrange(2, 20)}"),
     )
     return FormData(
-        stem, kind, company, year, "Equipment Loan Request", "EL-4", borrower,
-        sections, checkbox, office,
-    )  # fmt: skip
+        stem,
+        kind,
+        company,
+        year,
+        "Equipment Loan Request",
+        "EL-4",
+        borrower,
+        sections,
+        checkbox,
+        office,
+    )
 
 
 def build_world(cfg: SyntheticConfig) -> World:
