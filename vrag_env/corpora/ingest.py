@@ -520,6 +520,13 @@ def _check_options(ocr: str, dpi: int, split: str | None) -> None:
 
 
 def _check_out(out: Path, force: bool) -> None:
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"cannot write {out}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {out}: no write permission in {ancestor}")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder; choose another --out")
     if out.is_dir() and not is_corpus(out) and any(out.iterdir()):

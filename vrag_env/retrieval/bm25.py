@@ -142,8 +142,11 @@ class BM25Retriever(Retriever):
         self._model = model
 
     def search(self, query: str, k: int) -> list[ScoredPage]:
-        """The ``k`` best pages by descending score; ties (and a query with no known term, which
-        scores every page 0) keep corpus order."""
+        """The ``k`` best pages by descending score.
+
+        Ties keep corpus order; so does a query without any indexed term, which scores every
+        page 0.
+        """
         if self._model is None:
             raise RuntimeError("BM25Retriever.search() called before index() or load()")
         if k < 0:

@@ -1,5 +1,7 @@
-"""The built-in synthetic corpus: fictional companies' annual reports, charts, slide decks,
-infographics and forms, rendered with Pillow, with templated single-hop and multi-hop questions.
+"""The built-in synthetic corpus, generated on first use.
+
+Fictional companies' annual reports (tables, charts, infographics), results slide decks and
+filled-in forms, rendered with Pillow, with templated single-hop and multi-hop questions.
 
 Typical use::
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vrag_env.corpora.synthetic.world import Company, FormData, World
+from vrag_env.corpora.synthetic.config import SyntheticConfig
+from vrag_env.corpora.synthetic.forms import FormData, build_form
+from vrag_env.corpora.synthetic.world import COMPANY_NAMES, Company, build_company, derive_rng
 
 REPORT_ROLES = (
     ("overview", "report"),
@@ -78,6 +80,29 @@ class DocumentPlan:
 
     stem: str
     pages: tuple[PagePlan, ...]
+
+
+@dataclass(frozen=True)
+class World:
+    """The companies and forms of one corpus."""
+
+    companies: tuple[Company, ...]
+    forms: tuple[FormData, ...]
+    years: tuple[int, ...]
+
+
+def build_world(cfg: SyntheticConfig) -> World:
+    """Create the companies (with figures for every year) and forms of a config."""
+    names = list(COMPANY_NAMES)
+    derive_rng(cfg.seed, "companies").shuffle(names)
+    chosen = sorted(names[: cfg.num_companies], key=COMPANY_NAMES.index)
+    companies = tuple(build_company(cfg.seed, i, name, cfg.years) for i, name in enumerate(chosen))
+    forms = tuple(
+        build_form(cfg.seed, company, i, cfg.years)
+        for company in companies
+        for i in range(cfg.forms_per_company)
+    )
+    return World(companies=companies, forms=forms, years=cfg.years)
 
 
 def _document(

@@ -93,8 +93,12 @@ class QuestionBuilder:
         source_type: str,
         query_type: str = "single-hop",
     ) -> Draft | None:
-        """Pick a paraphrase that does not leak an answer; ``None`` if none qualifies or the
-        question was already asked."""
+        """Pick a paraphrase that does not leak an answer.
+
+        Returns:
+            The draft, or ``None`` if every paraphrase leaks an answer or the same template was
+            already asked about the same printed operands.
+        """
         answers = tuple(dict.fromkeys(a for a in answers if a))
         # One question per fact: the same template over the same printed operands is a repeat.
         fact = repr((template, [(e.page_id, e.box) for e in evidence]))
@@ -114,11 +118,12 @@ class QuestionBuilder:
 
 
 def company_ref(rng: random.Random, company: Company) -> str:
-    # Questions name the company either way, as people do; pages print both forms.
+    """The company's short or full name (questions use both, as people do; pages print both)."""
     return company.full_name if rng.random() < 0.4 else company.name
 
 
 def plain_number(number: str) -> str:
+    """A printed number without thousands separators (an accepted answer variant)."""
     return number.replace(",", "")
 
 
@@ -129,18 +134,18 @@ def printed_difference(a: str, b: str) -> str:
 
 
 def signed_variants(diff: str) -> list[str]:
+    """Accepted spellings of a printed difference: ``"3.1"`` and ``"+3.1"``; ``"-3.1"`` alone."""
     return [diff, f"+{diff}"] if not diff.startswith("-") else [diff]
 
 
 def quarter_phrase(rng: random.Random, q: int, year: int) -> str:
+    """``"Q3 2022"`` or ``"the third quarter of 2022"`` (the tables print only ``Q3``)."""
     options = (f"{QUARTERS[q]} {year}", f"the {QUARTER_WORDS[q]} quarter of {year}")
     return rng.choice(options)
 
 
 def unique_extreme(values: dict[str, int], highest: bool) -> str | None:
+    """The key of the largest (or smallest) value, or ``None`` on a tie."""
     target = max(values.values()) if highest else min(values.values())
     keys = [k for k, v in values.items() if v == target]
     return keys[0] if len(keys) == 1 else None
-
-
-Slot = Callable[[QuestionBuilder, PagePlan, random.Random], "Draft | None"]

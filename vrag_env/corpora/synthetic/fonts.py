@@ -7,7 +7,7 @@ time and may pick a GUI backend, while only its font files are needed.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -43,7 +43,7 @@ def fonts_dir() -> Path:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_font(style: str, size: int) -> ImageFont.FreeTypeFont:
     """A cached font object.
 

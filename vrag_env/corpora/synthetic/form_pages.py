@@ -17,8 +17,11 @@ LABEL_INK = (60, 60, 60)
 
 
 def render_form(plan: PagePlan) -> Canvas:
-    """Draw the form of ``plan.form`` with field anchors ``field:{key}``, ``checkbox`` and
-    ``office:{key}``."""
+    """Draw the form of ``plan.form``.
+
+    Anchors: ``field:{key}`` per field value, ``checkbox`` for the ticked option and
+    ``office:{key}`` per office-use entry.
+    """
     form = plan.form
     if form is None:
         raise ValueError(f"page {plan.page_id} is a form page without form data")

@@ -77,8 +77,11 @@ FORM_NOUNS = {
 
 
 def q_form(b: QuestionBuilder, p: PagePlan, rng: random.Random, key: str) -> Draft | None:
-    """A form field (``field:...``), the ticked box (``checkbox``) or an office-use entry
-    (``office:...``)."""
+    """A question on one form entry.
+
+    ``key`` is a field (``field:...``), the ticked box (``checkbox``) or an office-use entry
+    (``office:...``).
+    """
     form = p.form
     assert form is not None  # form pages always carry their form (see documents.py)
     ev = b.evidence(p, key)

@@ -15,11 +15,10 @@ from tqdm.auto import tqdm
 from vrag_env.corpora.corpus import CorpusWriter, is_corpus
 from vrag_env.corpora.synthetic.canvas import Anchor
 from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, SyntheticConfig, resolve_config
-from vrag_env.corpora.synthetic.documents import plan_documents
+from vrag_env.corpora.synthetic.documents import build_world, plan_documents
 from vrag_env.corpora.synthetic.fonts import fonts_dir
 from vrag_env.corpora.synthetic.pages import render_document
 from vrag_env.corpora.synthetic.questions import build_queries
-from vrag_env.corpora.synthetic.world import build_world
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from vrag_env.corpora.synthetic.documents import World
 from vrag_env.corpora.synthetic.drafting import (
     QUARTER_WORDS,
     QUARTERS,
@@ -19,7 +20,7 @@ from vrag_env.corpora.synthetic.drafting import (
     printed_difference,
     signed_variants,
 )
-from vrag_env.corpora.synthetic.world import Company, World
+from vrag_env.corpora.synthetic.world import Company
 
 # ---------------------------------------------------------------- multi-hop
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from vrag_env.corpora.synthetic.canvas import Anchor
 from vrag_env.corpora.synthetic.config import SyntheticConfig
-from vrag_env.corpora.synthetic.documents import DocumentPlan, PagePlan
+from vrag_env.corpora.synthetic.documents import DocumentPlan, PagePlan, World
 from vrag_env.corpora.synthetic.drafting import Draft, QuestionBuilder
 from vrag_env.corpora.synthetic.form_questions import FORM_NOUNS, q_form
 from vrag_env.corpora.synthetic.multi_hop import (
@@ -46,8 +46,13 @@ from vrag_env.corpora.synthetic.report_questions import (
     q_totals,
     q_volume,
 )
-from vrag_env.corpora.synthetic.slide_questions import SLIDE_LEGIBLE, SLIDE_OF_KEY, SLIDE_SMALL, q_slide
-from vrag_env.corpora.synthetic.world import Company, World, derive_rng
+from vrag_env.corpora.synthetic.slide_questions import (
+    SLIDE_LEGIBLE,
+    SLIDE_OF_KEY,
+    SLIDE_SMALL,
+    q_slide,
+)
+from vrag_env.corpora.synthetic.world import Company, derive_rng
 from vrag_env.rendering import LEGIBLE_PX, fit_view
 from vrag_env.types import SPLITS, Evidence, Query
 
@@ -124,8 +129,10 @@ def page_questions(b: QuestionBuilder, p: PagePlan, cfg: SyntheticConfig) -> lis
 
 
 def deck_questions(b: QuestionBuilder, c: Company, year: int, cfg: SyntheticConfig) -> list[Draft]:
-    """The single-hop questions of one results deck: one small-print footer fact first, then
-    legible bullets."""
+    """The single-hop questions of one results deck.
+
+    One small-print footer fact comes first, then legible bullet facts.
+    """
     rng = derive_rng(cfg.seed, "deck-questions", c.key, year)
     small = list(SLIDE_SMALL)
     legible = list(SLIDE_LEGIBLE)

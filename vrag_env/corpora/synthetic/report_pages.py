@@ -108,7 +108,7 @@ def render_overview(plan: PagePlan) -> Canvas:
             (str(company.founded), "founded"),
             (", the group operates", None),
             (str(data.callouts["sites"]), "sites"),
-            (f"sites and its shares are listed under the ticker", None),
+            ("sites and its shares are listed under the ticker", None),
             (company.ticker, "ticker"),
             (".", None),
         ],

@@ -25,7 +25,7 @@ from vrag_env.corpora.synthetic.world import MONTH_NAMES, MONTHS, OPEX_CATEGORIE
 # ---------------------------------------------------------------- financial review (tables)
 
 
-def q_revenuequarter_phrase(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draft | None:
+def q_revenue_quarter(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draft | None:
     """A quarterly revenue cell."""
     c, y = p.company, p.year
     region, q = rng.choice(c.regions), rng.randrange(4)
@@ -46,7 +46,7 @@ def q_revenuequarter_phrase(b: QuestionBuilder, p: PagePlan, rng: random.Random)
     )
 
 
-def q_opexquarter_phrase(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draft | None:
+def q_opex_quarter(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draft | None:
     """A quarterly operating-expense cell."""
     c, y = p.company, p.year
     cat, q = rng.choice(OPEX_CATEGORIES), rng.randrange(4)
@@ -273,8 +273,11 @@ def q_extreme_month(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draf
 
 
 def q_overview(b: QuestionBuilder, p: PagePlan, rng: random.Random, key: str) -> Draft | None:
-    """One profile fact (``hq``, ``founded``, ``sites``, ``ticker``, ``ceo``) or governance note
-    (``auditor``, ``approved``) of the overview page."""
+    """A fact of the overview page.
+
+    ``key`` is a profile fact (``hq``, ``founded``, ``sites``, ``ticker``, ``ceo``) or a governance
+    note in small print (``auditor``, ``approved``).
+    """
     c, y = p.company, p.year
     ev = b.evidence(p, key)
     co = company_ref(rng, c)

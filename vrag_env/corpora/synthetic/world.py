@@ -1,4 +1,4 @@
-"""The fictional world the synthetic corpus describes: companies, their yearly figures, and forms.
+"""The fictional companies the synthetic corpus describes, and their yearly figures.
 
 Every value is drawn from a random stream derived from ``(seed, entity, ...)``, never from global
 state, so an entity's figures do not depend on how many other entities the config asks for.
@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
-
-from vrag_env.corpora.synthetic.config import SyntheticConfig
 
 COMPANY_NAMES = tuple(
     "Aurora Borealis Cobalt Dunmore Elmstead Fenwick Galena Halcyon Ironbridge Juniper Kestrel "
@@ -137,37 +135,6 @@ BRAND_COLORS = (
 CALLOUTS = ("employees", "countries", "customers", "renewable", "women", "rnd", "safety")
 """Infographic callout kinds; each company shows six of them, the same six every year."""
 
-SUPPLIER_STEMS = tuple(
-    "Calder Brayford Wexley Stanmore Ravel Holt Kirkby Marsh Penrose Alder Thistle Quill Harrow "
-    "Linden Sorrel Ashgrove".split()
-)
-SUPPLIER_TRADES = tuple(
-    "Fasteners Packaging Electrical Plastics Catering Print Hydraulics Textiles Tooling Cleaning "
-    "Valves Labels".split()
-)
-DEPARTMENTS = ("Finance", "Engineering", "Sales", "Operations", "Legal", "Marketing", "Procurement")
-TRIP_PURPOSES = (
-    "Customer visit",
-    "Trade fair",
-    "Supplier audit",
-    "Training course",
-    "Site inspection",
-    "Board meeting",
-)
-EQUIPMENT = (
-    "Laptop",
-    "Thermal camera",
-    "Projector",
-    "Survey drone",
-    "Label printer",
-    "Oscilloscope",
-    "Tablet",
-    "Vibration meter",
-    "Gas detector",
-    "Barcode scanner",
-)
-FORM_KINDS = ("supplier-registration", "expense-claim", "equipment-loan")
-
 
 def derive_rng(seed: int, *keys: object) -> random.Random:
     """A random stream for one entity: a hash of the seed and the entity's keys seeds it."""
@@ -245,32 +212,8 @@ class Company:
     years: dict[int, YearData] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class FormData:
-    """A filled-in form: ordered sections of ``(field key, label, value)`` plus the office box."""
-
-    stem: str
-    kind: str
-    company: Company
-    year: int
-    title: str
-    code: str
-    subject: str
-    sections: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]
-    checkbox: tuple[str, tuple[str, ...], int]
-    office: tuple[tuple[str, str, str], ...]
-
-
-@dataclass(frozen=True)
-class World:
-    """The companies and forms of one corpus."""
-
-    companies: tuple[Company, ...]
-    forms: tuple[FormData, ...]
-    years: tuple[int, ...]
-
-
-def _person(rng: random.Random) -> str:
+def person(rng: random.Random) -> str:
+    """A random full name."""
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 
 
@@ -286,7 +229,7 @@ def _fx_rate(seed: int, currency: str, year: int) -> int:
     return round(CURRENCIES[currency] * (1 + rng.uniform(-0.06, 0.06)) * 100)
 
 
-def _build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> Company:
+def build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> Company:
     rng = derive_rng(seed, "company", name)
     industry = INDUSTRIES[(index + rng.randrange(2)) % len(INDUSTRIES)]
     picked_regions = set(rng.sample(REGIONS, 4))
@@ -329,7 +272,7 @@ def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
     volume_base = rng.uniform(40.0, 900.0)
     volume_season = [rng.uniform(0.85, 1.15) for _ in MONTHS]
     employees = rng.randrange(2_000, 40_000)
-    ceo = _person(rng)
+    ceo = person(rng)
     auditor = rng.choice(AUDITORS)
     metrics = {
         "countries": rng.randrange(6, 40),
@@ -380,7 +323,7 @@ def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
         prev_employees = employees
         employees = max(500, round(employees * rng.uniform(0.94, 1.12)))
         if rng.random() < 0.15:
-            ceo = _person(rng)
+            ceo = person(rng)
         if rng.random() < 0.2:
             auditor = rng.choice(AUDITORS)
         metrics["countries"] += rng.choice((0, 0, 1, 2))
@@ -445,178 +388,3 @@ def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
             callouts=callouts,
             deck=deck,
         )
-
-
-def _build_form(seed: int, company: Company, index: int, years: tuple[int, ...]) -> FormData:
-    rng = derive_rng(seed, "form", company.key, index)
-    kind = FORM_KINDS[(COMPANY_NAMES.index(company.name) + index) % len(FORM_KINDS)]
-    year = rng.choice(years)
-    stem = f"{company.key}-{kind}-{index + 1:03d}"
-    approver = _person(rng)
-    date = fmt_date(rng.randrange(1, 29), rng.randrange(1, 13), year)
-    if kind == "supplier-registration":
-        supplier = f"{rng.choice(SUPPLIER_STEMS)} {rng.choice(SUPPLIER_TRADES)} Ltd"
-        contact = _person(rng)
-        domain = supplier.split()[0].lower()
-        sections: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
-            (
-                "Supplier details",
-                (
-                    ("legal_name", "Legal name", supplier),
-                    ("registration", "Company registration no.", f"{rng.randrange(10**7, 10**8)}"),
-                    ("contact", "Contact person", contact),
-                    (
-                        "phone",
-                        "Telephone",
-                        f"+44 {rng.randrange(100, 999)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
-                    ),
-                    ("email", "Email", f"{contact.split()[1].lower()}@{domain}.example"),
-                    ("city", "City", rng.choice(CITIES)),
-                ),
-            ),
-            (
-                "Commercial terms",
-                (
-                    ("payment_terms", "Payment terms", f"Net {rng.choice((14, 30, 45, 60, 90))}"),
-                    ("invoice_currency", "Invoice currency", rng.choice(sorted(CURRENCIES))),
-                    (
-                        "annual_spend",
-                        "Estimated annual spend (USD)",
-                        f"{rng.randrange(12, 900) * 1000:,}",
-                    ),
-                ),
-            ),
-        )
-        checkbox = ("Supply category", ("Goods", "Services", "Works"), rng.randrange(3))
-        office = (
-            ("supplier_id", "Supplier ID", f"SUP-{rng.randrange(10000, 99999)}"),
-            ("approved_by", "Approved by", approver),
-            ("approved_on", "Date approved", date),
-            ("risk", "Risk rating", rng.choice(("Low", "Medium", "High"))),
-        )
-        return FormData(
-            stem,
-            kind,
-            company,
-            year,
-            "Supplier Registration Form",
-            "SR-7",
-            supplier,
-            sections,
-            checkbox,
-            office,
-        )
-    if kind == "expense-claim":
-        employee = _person(rng)
-        amounts = {
-            "transport": rng.randrange(4_000, 90_000),
-            "accommodation": rng.randrange(8_000, 150_000),
-            "meals": rng.randrange(2_000, 30_000),
-            "other": rng.randrange(0, 9_000),
-        }
-        depart_month = rng.randrange(1, 13)
-        depart_day = rng.randrange(1, 22)
-        return_day = depart_day + rng.randrange(1, 6)
-        sections = (
-            (
-                "Claimant",
-                (
-                    ("employee", "Employee name", employee),
-                    ("employee_id", "Employee ID", f"E-{rng.randrange(10000, 99999)}"),
-                    ("department", "Department", rng.choice(DEPARTMENTS)),
-                    ("cost_centre", "Cost centre", f"CC-{rng.randrange(1000, 9999)}"),
-                ),
-            ),
-            (
-                "Trip",
-                (
-                    ("purpose", "Purpose of travel", rng.choice(TRIP_PURPOSES)),
-                    ("destination", "Destination", rng.choice(CITIES)),
-                    ("departure", "Departure date", fmt_date(depart_day, depart_month, year)),
-                    ("return", "Return date", fmt_date(return_day, depart_month, year)),
-                ),
-            ),
-            (
-                "Expenses (USD)",
-                (
-                    ("transport", "Transport", fmt_hundredths(amounts["transport"])),
-                    ("accommodation", "Accommodation", fmt_hundredths(amounts["accommodation"])),
-                    ("meals", "Meals", fmt_hundredths(amounts["meals"])),
-                    ("other", "Other", fmt_hundredths(amounts["other"])),
-                    ("total", "Total claimed", fmt_hundredths(sum(amounts.values()))),
-                ),
-            ),
-        )
-        checkbox = ("Payment method", ("Bank transfer", "Payroll", "Card"), rng.randrange(3))
-        office = (
-            ("claim_no", "Claim no.", f"EC-{year}-{rng.randrange(1000, 9999)}"),
-            ("approved_by", "Approved by", approver),
-            ("paid_on", "Paid on", fmt_date(return_day + 2, depart_month, year)),
-        )
-        return FormData(
-            stem,
-            kind,
-            company,
-            year,
-            "Travel Expense Claim",
-            "EC-2",
-            employee,
-            sections,
-            checkbox,
-            office,
-        )
-    borrower = _person(rng)
-    start_month = rng.randrange(1, 12)
-    sections = (
-        (
-            "Borrower",
-            (
-                ("borrower", "Name", borrower),
-                ("department", "Department", rng.choice(DEPARTMENTS)),
-                ("extension", "Phone extension", f"{rng.randrange(2000, 8999)}"),
-                ("manager", "Line manager", _person(rng)),
-            ),
-        ),
-        (
-            "Equipment",
-            (
-                ("item", "Item", rng.choice(EQUIPMENT)),
-                ("asset_tag", "Asset tag", f"AT-{rng.randrange(10000, 99999)}"),
-                ("loan_start", "Loan start", fmt_date(rng.randrange(1, 29), start_month, year)),
-                ("return_due", "Return due", fmt_date(rng.randrange(1, 29), start_month + 1, year)),
-                ("purpose", "Purpose", rng.choice(TRIP_PURPOSES)),
-            ),
-        ),
-    )
-    checkbox = ("Accessories included", ("Charger", "Carry case", "None"), rng.randrange(3))
-    office = (
-        ("issued_by", "Issued by", approver),
-        ("condition", "Condition on issue", rng.choice(("New", "Good", "Fair"))),
-        ("store", "Issued from", f"Store {rng.randrange(2, 20)}"),
-    )
-    return FormData(
-        stem,
-        kind,
-        company,
-        year,
-        "Equipment Loan Request",
-        "EL-4",
-        borrower,
-        sections,
-        checkbox,
-        office,
-    )
-
-
-def build_world(cfg: SyntheticConfig) -> World:
-    """Create the companies (with figures for every year) and forms of a config."""
-    names = list(COMPANY_NAMES)
-    derive_rng(cfg.seed, "companies").shuffle(names)
-    chosen = sorted(names[: cfg.num_companies], key=COMPANY_NAMES.index)
-    companies = tuple(_build_company(cfg.seed, i, name, cfg.years) for i, name in enumerate(chosen))
-    forms = tuple(
-        _build_form(cfg.seed, company, i, cfg.years)
-        for company in companies
-        for i in range(cfg.forms_per_company)
-    )
-    return World(companies=companies, forms=forms, years=cfg.years)

@@ -1,0 +1,504 @@
+"""Text generation backends for the VLM agents: a local transformers model or an OpenAI-compatible server.
+
+Both implement :class:`Backend`: ``generate(messages) -> str`` takes one conversation in the chat
+format of :mod:`agents.vlm.chat` (content blocks with PIL images) and returns the model's reply.
+
+* :class:`TransformersBackend` loads a checkpoint folder or hub id with ``AutoProcessor`` and
+  ``AutoModelForImageTextToText`` and renders the conversation with the processor's chat template.
+* :class:`OpenAIBackend` posts to ``{base_url}/chat/completions`` of any OpenAI-compatible server
+  (``vllm serve``, ``transformers serve``, ...), images as ``data:image/png;base64`` URLs.
+
+Stop strings follow VRAG-RL's generation loop, which stops at the first closing action tag: the reply
+ends *with* the stop string that ended it, whichever backend produced it (servers such as vLLM drop
+the matched stop string from the text, so it is restored from the response's ``stop_reason`` or from
+the open tag).
+
+torch, transformers and httpx are imported inside the backends that need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.vlm.chat import Message, build_model_inputs, count_images, to_openai_messages
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How replies are decoded, shared by every backend.
+
+    Attributes:
+        max_new_tokens: Most tokens generated per reply.
+        temperature: ``0`` decodes greedily (deterministic); above ``0`` samples.
+        top_p: Nucleus-sampling mass (only when sampling).
+        stop: Strings that end a reply; the reply keeps the one that ended it.
+    """
+
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    @property
+    def greedy(self) -> bool:
+        """Whether decoding is greedy."""
+        return self.temperature == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        out = asdict(self)
+        out["stop"] = list(self.stop)
+        return out
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
+    """Cut ``text`` after the earliest stop string, keeping it.
+
+    Args:
+        text: Generated text.
+        stop: Stop strings.
+
+    Returns:
+        ``(text up to and including the stop string, the stop string)``, or ``(text, None)`` when
+        no stop string occurs.
+
+    Example:
+        >>> cut_at_stop("<search>q</search> more", ["</answer>", "</search>"])
+        ('<search>q</search>', '</search>')
+    """
+    best: tuple[int, str] | None = None
+    for s in stop:
+        if not s:
+            continue
+        i = text.find(s)
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, s)
+    if best is None:
+        return text, None
+    return text[: best[0] + len(best[1])], best[1]
+
+
+_OPEN_TAG = re.compile(r"<([A-Za-z_]+)>")
+
+
+def restore_stop(text: str, stop: Sequence[str], matched: str | None = None) -> str:
+    """Put back the stop string a server removed from a reply.
+
+    Servers following OpenAI's convention (vLLM by default) return the text *before* the matched
+    stop string. ``matched`` (vLLM's ``stop_reason``) names it; without it, a reply whose last
+    opened tag ``<x>`` is unclosed gets ``</x>`` when that is one of the stop strings.
+
+    Args:
+        text: The reply as returned by the server.
+        stop: The stop strings of the request.
+        matched: The stop string the server reports, if any.
+
+    Returns:
+        The reply ending with its stop string (unchanged when none applies).
+
+    Example:
+        >>> restore_stop("<think>find it</think><search>q", ["</search>", "</answer>"])
+        '<think>find it</think><search>q</search>'
+    """
+    if not stop or any(text.endswith(s) for s in stop if s):
+        return text
+    if matched is not None:
+        return text + matched if matched in stop else text
+    opened = list(_OPEN_TAG.finditer(text))
+    if opened:
+        closing = f"</{opened[-1].group(1)}>"
+        if closing in stop and closing not in text[opened[-1].end() :]:
+            return text + closing
+    return text
+
+
+class Backend(ABC):
+    """Generates one reply for one conversation.
+
+    Attributes:
+        settings: Decoding settings.
+        requests: Number of :meth:`generate` calls so far.
+        images_sent: Number of images passed to the model so far.
+    """
+
+    kind: str = "backend"
+
+    def __init__(self, settings: GenerationSettings | None = None) -> None:
+        self.settings = settings or GenerationSettings()
+        self.requests = 0
+        self.images_sent = 0
+
+    @abstractmethod
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Return the model's reply to ``messages``.
+
+        Args:
+            messages: One conversation (:mod:`agents.vlm.chat` format, images as PIL blocks).
+            tools: JSON function schemas (``{"type": "function", "function": {...}}``) rendered by
+                the chat template, or ``None``.
+            seed: Seed for sampling (ignored when decoding greedily).
+        """
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable description recorded in results files."""
+        return {"backend": self.kind, **self.settings.to_dict()}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (connections)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Local transformers model
+# --------------------------------------------------------------------------------------------------
+
+
+def _resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class TransformersBackend(Backend):
+    """A local Hugging Face VLM (Qwen2-VL, Qwen2.5-VL, ... or a checkpoint saved by the trainers).
+
+    Loading is offline-friendly: a folder is read with ``local_files_only=True``; a hub id is taken
+    from the local cache when ``HF_HUB_OFFLINE=1`` is set, and fetched otherwise.
+
+    Args:
+        model: Checkpoint folder or hub id (``Qwen/Qwen2.5-VL-7B-Instruct``,
+            ``autumncc/Qwen2.5-VL-7B-VRAG``).
+        settings: Decoding settings.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``/``None`` (CUDA when available).
+        dtype: Weight dtype (``"auto"`` = as saved, ``"bfloat16"``, ``"float32"``, ...).
+        model_kwargs: Extra keyword arguments for ``from_pretrained`` (e.g.
+            ``{"attn_implementation": "flash_attention_2"}``).
+
+    Raises:
+        OSError: The checkpoint cannot be found or read; the message says where it looked.
+    """
+
+    kind = "transformers"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        settings: GenerationSettings | None = None,
+        *,
+        device: str | None = None,
+        dtype: str = "auto",
+        model_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(settings)
+        try:
+            import torch
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+        except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installation
+            raise ModuleNotFoundError(
+                f'the transformers backend needs torch and transformers: pip install "vrag-env[vlm]" ({exc})'
+            ) from exc
+
+        self.model_name = str(model)
+        local = Path(self.model_name).expanduser()
+        is_local = local.is_dir()
+        source = str(local) if is_local else self.model_name
+        offline = is_local or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false")
+        self.device = _resolve_device(device)
+        self.dtype = dtype
+        self.model_kwargs = dict(model_kwargs or {})
+        torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype)
+        try:
+            self.processor = AutoProcessor.from_pretrained(source, local_files_only=offline)
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                source, dtype=torch_dtype, local_files_only=offline, **self.model_kwargs
+            )
+        except OSError as exc:
+            where = f"folder {local}" if is_local else f"hub id {self.model_name!r}"
+            hint = (
+                " It is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: download it "
+                f"first (hf download {self.model_name}) or pass a checkpoint folder."
+                if offline and not is_local
+                else ""
+            )
+            raise OSError(f"cannot load the VLM from {where}: {exc}{hint}") from exc
+        self.model.to(self.device).eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+
+    def _generation_config(self) -> Any:
+        import copy
+
+        config = copy.deepcopy(self.model.generation_config)
+        config.max_new_tokens = self.settings.max_new_tokens
+        if self.settings.greedy:
+            # Clear the checkpoint's sampling defaults (Qwen2.5-VL ships top_k=1, temperature=0.1)
+            # so greedy decoding is explicit and transformers does not warn about unused flags.
+            config.do_sample = False
+            config.temperature = None
+            config.top_p = None
+            config.top_k = None
+        else:
+            config.do_sample = True
+            config.temperature = self.settings.temperature
+            config.top_p = self.settings.top_p
+        if self.settings.stop:
+            config.stop_strings = list(self.settings.stop)
+        return config
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Render ``messages`` with the processor's chat template and generate one reply."""
+        import torch
+
+        inputs = build_model_inputs(self.processor, list(messages), tools=tools).to(self.device)
+        self.requests += 1
+        self.images_sent += count_images(messages)
+        rng = contextlib.nullcontext() if self.settings.greedy else _seeded(seed, self.device)
+        with torch.inference_mode(), rng:
+            output = self.model.generate(
+                **inputs, generation_config=self._generation_config(), tokenizer=self.tokenizer
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        text = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)[0]
+        return cut_at_stop(text, self.settings.stop)[0]
+
+    def config(self) -> dict[str, Any]:
+        """Model, device, dtype and decoding settings."""
+        return {
+            **super().config(),
+            "model": self.model_name,
+            "device": self.device,
+            "dtype": self.dtype,
+            **({"model_kwargs": self.model_kwargs} if self.model_kwargs else {}),
+        }
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device: str) -> Iterator[None]:
+    """Seed torch's generators for one call without disturbing the caller's random state."""
+    import torch
+
+    devices = [torch.device(device)] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenAI-compatible server
+# --------------------------------------------------------------------------------------------------
+
+
+class EndpointError(ConnectionError):
+    """An OpenAI-compatible endpoint could not be reached or answered with an error."""
+
+
+class OpenAIBackend(Backend):
+    """Any OpenAI-compatible chat-completions endpoint (``vllm serve``, ``transformers serve``, ...).
+
+    Each call is one ``POST {base_url}/chat/completions`` with the whole conversation; images are
+    sent as ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` parts.
+    Connection failures, timeouts and 408/429/5xx answers are retried with exponential backoff;
+    then :class:`EndpointError` names the URL and the last error.
+
+    Args:
+        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``.
+        settings: Decoding settings (``temperature``, ``top_p``, ``max_tokens``, ``stop``).
+        api_key: Bearer token; defaults to ``$OPENAI_API_KEY`` or ``"EMPTY"`` (what ``vllm serve``
+            accepts without ``--api-key``).
+        served_model: Model name of the requests; defaults to the first id of ``GET /models``.
+        timeout: Seconds per request.
+        retries: Retries after a failed attempt.
+        extra_body: Extra request fields, e.g. vLLM's ``{"top_k": 1}`` or
+            ``{"mm_processor_kwargs": {...}}`` (servers may reject fields they do not know).
+    """
+
+    kind = "openai"
+    _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+    def __init__(
+        self,
+        base_url: str,
+        settings: GenerationSettings | None = None,
+        *,
+        api_key: str | None = None,
+        served_model: str | None = None,
+        timeout: float = 300.0,
+        retries: int = 3,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(settings)
+        try:
+            import httpx
+        except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installation
+            raise ModuleNotFoundError(
+                f"the OpenAI-compatible backend needs httpx: pip install httpx ({exc})"
+            ) from exc
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.extra_body = dict(extra_body or {})
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self._client = httpx.Client(
+            base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"}
+        )
+        self.request_bytes = 0
+        self.served_model = served_model or self._first_model()
+
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one request with retries and return the decoded JSON answer."""
+        import httpx
+
+        url = f"{self.base_url}{path}"
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"} if payload is not None else None
+        last = "no attempt made"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+            try:
+                response = self._client.request(method, path, content=payload, headers=headers)
+            except httpx.TransportError as exc:  # connection refused, reset, timeout, ...
+                last = f"{type(exc).__name__}: {exc}"
+                logger.warning("%s %s failed (attempt %d): %s", method, url, attempt + 1, last)
+                continue
+            if payload is not None:
+                self.request_bytes += len(payload)
+            if response.status_code in self._RETRY_STATUS:
+                last = f"HTTP {response.status_code}: {response.text[:300]}"
+                logger.warning("%s %s failed (attempt %d): %s", method, url, attempt + 1, last)
+                continue
+            if response.status_code >= 400:
+                raise EndpointError(
+                    f"{method} {url} answered HTTP {response.status_code}: {response.text[:500]}"
+                )
+            try:
+                return dict(response.json())
+            except ValueError as exc:
+                raise EndpointError(
+                    f"{method} {url} returned no JSON: {response.text[:200]!r}"
+                ) from exc
+        raise EndpointError(
+            f"{method} {url} failed after {self.retries + 1} attempt(s): {last}. Is an "
+            "OpenAI-compatible server (e.g. `vllm serve MODEL`) running at this base URL?"
+        )
+
+    def _first_model(self) -> str:
+        models = self._request("GET", "/models").get("data") or []
+        if not models or "id" not in models[0]:
+            raise EndpointError(f"GET {self.base_url}/models lists no model; pass served_model=")
+        return str(models[0]["id"])
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Send the conversation to ``/chat/completions`` and return the reply text.
+
+        A reply the server returns as structured ``tool_calls`` becomes the ``tool`` dialect's JSON
+        (``{"name": ..., "arguments": {...}}``) wrapped in ``<tool_call>`` tags.
+        """
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": self.served_model,
+            "messages": to_openai_messages(list(messages)),
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature,
+        }
+        if not s.greedy:
+            body["top_p"] = s.top_p
+            if seed is not None:
+                body["seed"] = int(seed)
+        if s.stop:
+            body["stop"] = list(s.stop)
+        if tools:
+            body["tools"] = tools
+        body.update(self.extra_body)
+        self.requests += 1
+        self.images_sent += count_images(messages)
+        answer = self._request("POST", "/chat/completions", body)
+        try:
+            choice = answer["choices"][0]
+            message = choice["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise EndpointError(
+                f"POST {self.base_url}/chat/completions returned no choice: {json.dumps(answer)[:300]}"
+            ) from exc
+        calls = message.get("tool_calls") or []
+        if calls:
+            from agents.vlm.chat import message_to_action
+
+            prefix = message.get("content") or ""
+            return f"{prefix}<tool_call>\n{message_to_action(message)}\n</tool_call>"
+        text = str(message.get("content") or "")
+        text, matched = cut_at_stop(text, s.stop)
+        if matched is None and choice.get("finish_reason") == "stop":
+            reason = choice.get("stop_reason")
+            text = restore_stop(text, s.stop, reason if isinstance(reason, str) else None)
+        return text
+
+    def config(self) -> dict[str, Any]:
+        """Endpoint, served model and decoding settings (never the API key)."""
+        return {
+            **super().config(),
+            "base_url": self.base_url,
+            "served_model": self.served_model,
+            **({"extra_body": self.extra_body} if self.extra_body else {}),
+        }
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+
+__all__ = [
+    "Backend",
+    "EndpointError",
+    "GenerationSettings",
+    "OpenAIBackend",
+    "TransformersBackend",
+    "cut_at_stop",
+    "restore_stop",
+]
