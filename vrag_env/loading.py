@@ -60,8 +60,9 @@ def load_corpus(corpus: str | os.PathLike[str] | None, synthetic: str = "default
 def load_retriever(name: str, corpus: Corpus) -> Retriever:
     """Load (or reuse) retriever ``name`` over ``corpus``, building and caching its index if needed.
 
-    ``name`` is a registered backend (``"bm25"``, ...) or the URL of a ``vrag serve-retriever``
-    service.
+    ``name`` is a registered backend (``"bm25"``, ...), ``"backend:model"`` for a model-based backend
+    with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), or the URL of a
+    ``vrag serve-retriever`` service.
     """
     key = (name, str(corpus.root), _manifest_key(corpus.root))
     with _LOCK:
@@ -77,7 +78,9 @@ def _build_retriever(name: str, corpus: Corpus) -> Retriever:
         return RemoteRetriever(name, corpus)
     from vrag_env.retrieval.base import make_retriever
 
-    retriever = make_retriever(name)
+    # "backend:model" picks a checkpoint for model-based backends, e.g. "colqwen2:/models/colqwen2".
+    backend, sep, model = name.partition(":")
+    retriever = make_retriever(backend, model=model) if sep else make_retriever(backend)
     load_or_build = getattr(type(retriever), "load_or_build", None)
     if load_or_build is not None:
         loaded: Retriever = load_or_build(corpus)

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -264,6 +265,20 @@ class VRAGToolEnv:
         if info["action_error"] is not None or name == "answer":
             return [text]
         return [image_block(obs["image"]), text]
+
+
+def tool_methods(env: VRAGToolEnv) -> list[Callable[..., Any]]:
+    """The adapter's tools, as ``GRPOTrainer`` collects them from an environment instance.
+
+    Public plain methods other than ``reset`` and ``get_reward``, sorted by name (the order of
+    ``inspect.getmembers``, hence the order of the tool schemas in the prompt). SFT data and
+    evaluation rollouts render the prompt with this list so that it matches GRPO's.
+    """
+    return [
+        getattr(env, name)
+        for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction)
+        if name not in ("reset", "get_reward") and not name.startswith("_")
+    ]
 
 
 def image_block(image: np.ndarray | Image.Image) -> Block:

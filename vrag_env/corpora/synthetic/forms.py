@@ -68,6 +68,7 @@ class FormData:
 
 
 def build_form(seed: int, company: Company, index: int, years: tuple[int, ...]) -> FormData:
+    """Form number ``index`` (0-based) of ``company``; the kind cycles with the index."""
     rng = derive_rng(seed, "form", company.key, index)
     kind = FORM_KINDS[(COMPANY_NAMES.index(company.name) + index) % len(FORM_KINDS)]
     year = rng.choice(years)
@@ -108,7 +109,7 @@ def build_form(seed: int, company: Company, index: int, years: tuple[int, ...]) 
             ),
         )
         checkbox = ("Supply category", ("Goods", "Services", "Works"), rng.randrange(3))
-        office = (
+        office: tuple[tuple[str, str, str], ...] = (
             ("supplier_id", "Supplier ID", f"SUP-{rng.randrange(10000, 99999)}"),
             ("approved_by", "Approved by", approver),
             ("approved_on", "Date approved", date),

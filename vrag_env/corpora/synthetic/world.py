@@ -230,6 +230,7 @@ def _fx_rate(seed: int, currency: str, year: int) -> int:
 
 
 def build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> Company:
+    """Company ``name`` (the ``index``-th of the corpus), with figures for every year."""
     rng = derive_rng(seed, "company", name)
     industry = INDUSTRIES[(index + rng.randrange(2)) % len(INDUSTRIES)]
     picked_regions = set(rng.sample(REGIONS, 4))
