@@ -15,3 +15,5 @@ os.environ.setdefault("VRAG_ENV_CACHE", str(ROOT / ".cache" / "vrag_env"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+pytest_plugins = ["tests.fixtures_synthetic"]

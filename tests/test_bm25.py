@@ -15,16 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fixtures_synthetic import (  # noqa: F401  (pytest fixtures)
-    default_corpus,
-    synthetic_cache,
-    tiny_corpus,
-    tiny_corpus_path,
-)
 from vrag_env.corpora.corpus import Corpus, CorpusWriter
 from vrag_env.retrieval.base import make_retriever
 from vrag_env.retrieval.bm25 import META_FILE, BM25Retriever, s_stem, tokenize
 from vrag_env.types import Page, Query, Word
+
 
 
 def _corpus(root: Path, texts: list[str]) -> Corpus:

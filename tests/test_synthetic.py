@@ -16,12 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_synthetic import (  # noqa: F401  (pytest fixtures)
-    default_corpus,
-    synthetic_cache,
-    tiny_corpus,
-    tiny_corpus_path,
-)
 from vrag_env.corpora import synthetic_cli
 from vrag_env.corpora.corpus import MANIFEST, Corpus, is_corpus
 from vrag_env.corpora.synthetic import (
@@ -32,10 +26,11 @@ from vrag_env.corpora.synthetic import (
     cached_corpus_path,
     generate_corpus,
 )
+from vrag_env.corpora.synthetic.drafting import normalise
 from vrag_env.corpora.synthetic.generator import _publish
-from vrag_env.corpora.synthetic.questions import normalise
 from vrag_env.rendering import LEGIBLE_PX, fit_view
 from vrag_env.types import BBox, Page
+
 
 KINDS = {"report", "chart", "slide", "infographic", "form"}
 SOURCE_TYPES = {"table", "chart", "text", "slide", "form"}

@@ -29,6 +29,16 @@ def _image(size: tuple[int, int], seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Any:
+    # Tiny matrices gain nothing from intra-op threads, and on a shared 2-core machine two
+    # threads make each step 10x slower and erratic (they wait on each other).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def images() -> list[Image.Image]:
     return [_image(size, seed) for seed, size in enumerate(IMAGE_SIZES)]
@@ -132,8 +142,11 @@ def test_build_is_atomic_idempotent_and_overwritable(tmp_path: Path) -> None:
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     tiny.build_tiny_vlm(out)  # existing checkpoint: returned as is
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+    with pytest.raises(FileExistsError, match="holds a tiny VLM built with"):
+        tiny.build_tiny_vlm(out, arch="qwen2_5_vl")  # same folder, different config
     tiny.build_tiny_vlm(out, arch="qwen2_5_vl", overwrite=True)
     assert json.loads((out / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
     other = tmp_path / "not_a_checkpoint"
     other.mkdir()
     with pytest.raises(FileExistsError):
@@ -348,6 +361,35 @@ def test_generate_with_images(
     assert new.shape[0] == 32
     assert isinstance(processor.decode(new, skip_special_tokens=True), str)
     assert elapsed < 10.0  # typically ~0.05 s; generous for a shared 2-core machine
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fine_tuning_lowers_the_loss(arch: str, checkpoints: dict[str, Path]) -> None:
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(checkpoints[arch]).train()
+    processor = AutoProcessor.from_pretrained(checkpoints[arch])
+    page = _image((200, 300), 7)
+    actions = ["<search>Aurora revenue 2021</search>", "<bbox>[12, 40, 300, 200]</bbox>"]
+    batch = [
+        [
+            {"role": "user", "content": [chat.image_block(page), chat.text_block(f"Q{i}?")]},
+            chat.action_message(action),
+        ]
+        for i, action in enumerate(actions)
+    ]
+    inputs = chat.build_model_inputs(processor, batch, add_generation_prompt=False)
+    labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    losses = []
+    for _ in range(25):
+        loss = model(**inputs, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.4 * losses[0]
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -149,6 +149,11 @@ class Backend(ABC):
         self.requests = 0
         self.images_sent = 0
 
+    @property
+    def max_image_pixels(self) -> int | None:
+        """Largest image area the model's processor keeps without resizing, when known."""
+        return None
+
     @abstractmethod
     def generate(
         self,
@@ -252,6 +257,15 @@ class TransformersBackend(Backend):
         self.model.to(self.device).eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
 
+    @property
+    def max_image_pixels(self) -> int | None:
+        """The image processor's ``longest_edge`` pixel budget (Qwen2-VL family), when it has one."""
+        image_processor = getattr(self.processor, "image_processor", None)
+        size = getattr(image_processor, "size", None)
+        value = size.get("longest_edge") if hasattr(size, "get") else None
+        value = value or getattr(image_processor, "max_pixels", None)
+        return int(value) if value else None
+
     def _generation_config(self) -> Any:
         import copy
 
@@ -326,6 +340,18 @@ class EndpointError(ConnectionError):
     """An OpenAI-compatible endpoint could not be reached or answered with an error."""
 
 
+class EndpointHTTPError(EndpointError):
+    """An OpenAI-compatible endpoint answered with an HTTP error status.
+
+    Attributes:
+        status: The HTTP status code.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class OpenAIBackend(Backend):
     """Any OpenAI-compatible chat-completions endpoint (``vllm serve``, ``transformers serve``, ...).
 
@@ -344,6 +370,11 @@ class OpenAIBackend(Backend):
         retries: Retries after a failed attempt.
         extra_body: Extra request fields, e.g. vLLM's ``{"top_k": 1}`` or
             ``{"mm_processor_kwargs": {...}}`` (servers may reject fields they do not know).
+        server_stop: Send the stop strings in the request. ``None`` (default) sends them until a
+            server answers such a request with an HTTP error, then cuts replies client-side:
+            ``transformers serve`` (5.24) fails with HTTP 500 on ``stop`` for VLM processors
+            (its ``StopStringCriteria`` receives the processor instead of the tokenizer).
+            Replies are always cut after the first stop string, whatever the server did.
     """
 
     kind = "openai"
@@ -359,6 +390,7 @@ class OpenAIBackend(Backend):
         timeout: float = 300.0,
         retries: int = 3,
         extra_body: dict[str, Any] | None = None,
+        server_stop: bool | None = None,
     ) -> None:
         super().__init__(settings)
         try:
@@ -375,6 +407,7 @@ class OpenAIBackend(Backend):
         self.timeout = timeout
         self.retries = retries
         self.extra_body = dict(extra_body or {})
+        self.server_stop = server_stop
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._client = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"}
@@ -383,9 +416,20 @@ class OpenAIBackend(Backend):
         self.served_model = served_model or self._first_model()
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, retry_http: bool = True
     ) -> dict[str, Any]:
-        """Send one request with retries and return the decoded JSON answer."""
+        """Send one request with retries and return the decoded JSON answer.
+
+        Args:
+            method: HTTP method.
+            path: Path below ``base_url``.
+            body: JSON body.
+            retry_http: Retry 408/429/5xx answers (connection failures are always retried).
+
+        Raises:
+            EndpointHTTPError: The server answered with an HTTP error.
+            EndpointError: The server could not be reached or returned no JSON.
+        """
         import httpx
 
         url = f"{self.base_url}{path}"
@@ -403,13 +447,14 @@ class OpenAIBackend(Backend):
                 continue
             if payload is not None:
                 self.request_bytes += len(payload)
-            if response.status_code in self._RETRY_STATUS:
+            if retry_http and response.status_code in self._RETRY_STATUS:
                 last = f"HTTP {response.status_code}: {response.text[:300]}"
                 logger.warning("%s %s failed (attempt %d): %s", method, url, attempt + 1, last)
                 continue
             if response.status_code >= 400:
-                raise EndpointError(
-                    f"{method} {url} answered HTTP {response.status_code}: {response.text[:500]}"
+                raise EndpointHTTPError(
+                    f"{method} {url} answered HTTP {response.status_code}: {response.text[:500]}",
+                    response.status_code,
                 )
             try:
                 return dict(response.json())
@@ -451,14 +496,14 @@ class OpenAIBackend(Backend):
             body["top_p"] = s.top_p
             if seed is not None:
                 body["seed"] = int(seed)
-        if s.stop:
+        if s.stop and self.server_stop is not False:
             body["stop"] = list(s.stop)
         if tools:
             body["tools"] = tools
         body.update(self.extra_body)
         self.requests += 1
         self.images_sent += count_images(messages)
-        answer = self._request("POST", "/chat/completions", body)
+        answer = self._post_chat(body)
         try:
             choice = answer["choices"][0]
             message = choice["message"]
@@ -479,12 +524,33 @@ class OpenAIBackend(Backend):
             text = restore_stop(text, s.stop, reason if isinstance(reason, str) else None)
         return text
 
+    def _post_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a chat request; on the first one with ``stop``, fall back when the server fails on it."""
+        if "stop" not in body or self.server_stop is not None:
+            return self._request("POST", "/chat/completions", body)
+        try:
+            answer = self._request("POST", "/chat/completions", body, retry_http=False)
+        except EndpointHTTPError as exc:
+            logger.warning(
+                "%s failed on a request with stop strings (%s); retrying without them and cutting "
+                "replies at the stop strings client-side from now on (pass server_stop=False to "
+                "skip this probe)",
+                self.base_url,
+                str(exc)[:200],
+            )
+            self.server_stop = False
+            body = {k: v for k, v in body.items() if k != "stop"}
+            return self._request("POST", "/chat/completions", body)
+        self.server_stop = True
+        return answer
+
     def config(self) -> dict[str, Any]:
         """Endpoint, served model and decoding settings (never the API key)."""
         return {
             **super().config(),
             "base_url": self.base_url,
             "served_model": self.served_model,
+            "server_stop": self.server_stop,
             **({"extra_body": self.extra_body} if self.extra_body else {}),
         }
 
@@ -496,6 +562,7 @@ class OpenAIBackend(Backend):
 __all__ = [
     "Backend",
     "EndpointError",
+    "EndpointHTTPError",
     "GenerationSettings",
     "OpenAIBackend",
     "TransformersBackend",

@@ -307,12 +307,12 @@ def processor_image_token_counter(processor: ProcessorMixin) -> Callable[[Image.
 
     Reads the pixel budget, patch size and merge size from ``processor.image_processor``.
     """
-    image_processor = processor.image_processor
-    size = dict(getattr(image_processor, "size", None) or {})
-    min_pixels = size.get("shortest_edge") or getattr(image_processor, "min_pixels", 56 * 56)
-    max_pixels = size.get("longest_edge") or getattr(image_processor, "max_pixels", 28 * 28 * 1280)
-    patch_size = getattr(image_processor, "patch_size", 14)
-    merge_size = getattr(image_processor, "merge_size", 2)
+    image_processor: Any = processor.image_processor
+    size: dict[str, Any] = dict(getattr(image_processor, "size", None) or {})
+    min_pixels = int(size.get("shortest_edge", getattr(image_processor, "min_pixels", 56 * 56)))
+    max_pixels = int(size.get("longest_edge", getattr(image_processor, "max_pixels", 1003520)))
+    patch_size = int(getattr(image_processor, "patch_size", 14))
+    merge_size = int(getattr(image_processor, "merge_size", 2))
 
     def count(image: Image.Image) -> int:
         return qwen_image_tokens(
@@ -462,11 +462,11 @@ def to_openai_messages(
         new = {k: v for k, v in message.items() if k not in ("content", "tool_calls")}
         content = message.get("content")
         if isinstance(content, list):
-            blocks = []
+            blocks: list[ContentBlock] = []
             for block in content:
                 if block.get("type") == "image":
-                    url_block = {"type": "image_url", "image_url": {"url": ""}}
-                    url_block["image_url"]["url"] = image_data_url(block["image"], image_format)
+                    url = image_data_url(block["image"], image_format)
+                    url_block: ContentBlock = {"type": "image_url", "image_url": {"url": url}}
                     if role == "tool" and tool_images == "user":
                         moved.append(url_block)
                     else:

@@ -1,4 +1,4 @@
-"""Oracle trajectories as tool-calling chat data for supervised warm-starting (before GRPO).
+r"""Oracle trajectories as tool-calling chat data for supervised warm-starting (before GRPO).
 
 VRAG-RL fine-tunes its policy on expert trajectories before reinforcement learning, so that RL
 starts from a model that already speaks the action grammar. Here the expert is the privileged
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from agents.vlm.trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
-from vrag_env.actions import Action, Answer, Crop, Search
+from vrag_env.actions import Action, Answer, Search
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -139,7 +139,9 @@ def oracle_episode(
     while not tool_env.done:
         action = action_set.parse(oracle.act({}, tool_env.info))
         name, arguments = action_to_call(action, decimals)
-        messages.append({"role": "assistant", "content": [], "tool_calls": [tool_call(name, arguments)]})
+        messages.append(
+            {"role": "assistant", "content": [], "tool_calls": [tool_call(name, arguments)]}
+        )
         result = methods[name](**arguments)
         content: list[dict[str, Any]] = []
         for block in result if isinstance(result, list) else [{"type": "text", "text": result}]:
@@ -240,7 +242,9 @@ def fill_images(messages: Sequence[Message], images: Sequence[Image.Image]) -> l
                 block = {k: v for k, v in block.items() if v is not None}
                 if block.get("type") == "image" and "image" not in block:
                     if index >= len(images):
-                        raise ValueError(f"more image placeholders than the {len(images)} images given")
+                        raise ValueError(
+                            f"more image placeholders than the {len(images)} images given"
+                        )
                     block["image"] = images[index]
                     index += 1
                 blocks.append(block)

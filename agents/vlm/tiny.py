@@ -463,10 +463,13 @@ def build_tiny_processor(
 
 
 def _token_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    missing = [t for t, i in ids.items() if i is None or i == tokenizer.unk_token_id]
-    if missing:
-        raise ValueError(f"tokenizer lacks the Qwen2-VL special tokens {missing}")
+    """Return the ids of :data:`SPECIAL_TOKENS`, raising ``ValueError`` when one is missing."""
+    ids: dict[str, int] = {}
+    for token in SPECIAL_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
+            raise ValueError(f"tokenizer lacks the Qwen2-VL special token {token}")
+        ids[token] = token_id
     return ids
 
 
@@ -516,14 +519,14 @@ def build_tiny_model(config: TinyVLMConfig, tokenizer: PreTrainedTokenizerFast) 
         },
         **config.extra,
     }
-    common = {
+    common: dict[str, Any] = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
         "vision_start_token_id": ids["<|vision_start|>"],
         "vision_end_token_id": ids["<|vision_end|>"],
         "tie_word_embeddings": config.tie_word_embeddings,
     }
-    vision_common = {
+    vision_common: dict[str, Any] = {
         "depth": config.vision_depth,
         "num_heads": config.vision_num_heads,
         "patch_size": config.patch_size,
@@ -587,16 +590,17 @@ def build_tiny_vlm(
         arch: ``"qwen2_vl"`` or ``"qwen2_5_vl"`` (ignored when ``config`` is given).
         seed: Seed of the random weights (ignored when ``config`` is given).
         hidden_size: Text decoder width (ignored when ``config`` is given).
-        overwrite: Replace an existing ``out_dir``. Without it an existing checkpoint folder is
-            returned as is, and any other existing folder raises ``FileExistsError``.
+        overwrite: Replace an existing ``out_dir``. Without it, an existing checkpoint built with
+            the same config is returned as is (so the function doubles as a cache), and any other
+            existing folder raises ``FileExistsError``.
         config: Full set of sizes; overrides ``arch``, ``seed`` and ``hidden_size``.
 
     Returns:
         ``out_dir`` as a ``Path``.
 
     Raises:
-        FileExistsError: ``out_dir`` exists, is not a tiny-VLM checkpoint and ``overwrite`` is
-            False.
+        FileExistsError: ``out_dir`` exists, is not a tiny-VLM checkpoint of the same config,
+            and ``overwrite`` is False.
     """
     out = Path(out_dir)
     cfg = (
@@ -605,9 +609,17 @@ def build_tiny_vlm(
         else TinyVLMConfig(arch=arch, seed=seed, hidden_size=hidden_size)
     )
     if out.exists() and not overwrite:
-        if (out / "tiny_vlm.json").is_file():
-            return out
-        raise FileExistsError(f"{out} exists and is not a tiny VLM checkpoint; pass overwrite=True")
+        existing = _read_manifest(out)
+        if existing is None:
+            raise FileExistsError(
+                f"{out} exists and is not a tiny VLM checkpoint; pass overwrite=True"
+            )
+        if existing.get("config") != asdict(cfg):
+            raise FileExistsError(
+                f"{out} holds a tiny VLM built with {existing.get('config')}, not {asdict(cfg)}; "
+                "pass overwrite=True or another out_dir"
+            )
+        return out
 
     tokenizer = build_tiny_tokenizer(vocab_size=cfg.vocab_size)
     processor = build_tiny_processor(
@@ -627,18 +639,47 @@ def build_tiny_vlm(
             "vocab_size": len(tokenizer),
         }
         (tmp / "tiny_vlm.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
+        _move_into_place(tmp, out, overwrite=overwrite)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    """Return the ``tiny_vlm.json`` manifest of a checkpoint folder, or None when absent/invalid."""
+    try:
+        manifest = json.loads((folder / "tiny_vlm.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("kind") == "tiny_vlm" else None
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished ``tmp`` folder to ``out``.
+
+    An existing ``out`` is first renamed aside (and deleted after), so ``out`` is only ever absent
+    for the instant between two renames. When another process finished the same checkpoint first
+    and ``overwrite`` is False, its folder is kept and ``tmp`` is discarded by the caller.
+    """
+    old: Path | None = None
+    if out.exists() and overwrite:
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if _read_manifest(out) is None:  # not a checkpoint that a concurrent build just finished
+            raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point: ``python -m agents.vlm.tiny --out DIR --arch qwen2_vl``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Build a tiny offline Qwen2-VL / Qwen2.5-VL checkpoint (random weights)."
+    )
     parser.add_argument("--out", required=True, help="destination folder")
     parser.add_argument("--arch", choices=ARCHS, default="qwen2_vl")
     parser.add_argument("--seed", type=int, default=0)

@@ -53,7 +53,7 @@ Block = dict[str, Any]
 
 
 def build_prompt(question: str, instructions: str | None = INSTRUCTIONS) -> list[dict[str, Any]]:
-    """Return the conversation a rollout starts from: one user message with the question.
+    r"""Return the conversation a rollout starts from: one user message with the question.
 
     The same prompt is used by the SFT data, the GRPO dataset and the evaluation rollouts, so the
     model is trained and tested on one format.
@@ -140,7 +140,11 @@ class VRAGToolEnv:
     def env(self) -> gym.Env[dict[str, Any], str]:
         """The wrapped Gymnasium env, built on first use (corpus and index are shared per process)."""
         if self._env is None:
-            extra = {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
+            extra = (
+                {}
+                if self.max_episode_steps is None
+                else {"max_episode_steps": self.max_episode_steps}
+            )
             self._env = gym.make(self.env_id, **self.env_kwargs, **extra)
         return self._env
 
@@ -252,7 +256,9 @@ class VRAGToolEnv:
         except (TypeError, ValueError):
             # Arguments TRL parsed from JSON always serialise; anything else is rendered as text so
             # that the env rejects it with its own message and penalty.
-            action = json.dumps({"name": name, "arguments": {k: str(v) for k, v in arguments.items()}})
+            action = json.dumps(
+                {"name": name, "arguments": {k: str(v) for k, v in arguments.items()}}
+            )
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._return += float(reward)
         self._info = info

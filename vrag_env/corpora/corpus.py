@@ -316,6 +316,8 @@ class CorpusWriter:
         (tmp / MANIFEST).write_text(
             json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
         )
+        if self.out_dir.exists() and not self.overwrite:
+            raise FileExistsError(f"{self.out_dir} appeared while the corpus was being written")
         if self.out_dir.exists():
             # Move the old corpus aside first so the swap is as short as the filesystem allows.
             old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")

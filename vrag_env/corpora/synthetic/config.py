@@ -111,9 +111,9 @@ class SyntheticConfig:
 
 SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
     {
-        # About 330 pages and 1,300 questions: the corpus `VRAG-v0` and the leaderboard use.
+        # 340 pages and about 1,140 questions: the corpus `VRAG-v0` and the leaderboard use.
         "default": SyntheticConfig(),
-        # About 40 pages and 180 questions with every page kind and question type: for tests.
+        # 38 pages and about 160 questions with every page kind and question type: for tests.
         "tiny": SyntheticConfig(
             name="tiny",
             num_companies=2,
@@ -124,7 +124,7 @@ SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
             chart_questions_per_page=4,
             text_questions_per_page=4,
             slide_questions_per_deck=6,
-            multi_hop_per_company=14,
+            multi_hop_per_company=16,
         ),
     }
 )

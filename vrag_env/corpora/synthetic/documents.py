@@ -68,6 +68,16 @@ class PagePlan:
     seed: int
     form: FormData | None = None
 
+    def form_data(self) -> FormData:
+        """The form of a form page.
+
+        Raises:
+            ValueError: If this is not a form page.
+        """
+        if self.form is None:
+            raise ValueError(f"page {self.page_id} ({self.role}) carries no form")
+        return self.form
+
     @property
     def size(self) -> tuple[int, int]:
         """Page size (width, height)."""

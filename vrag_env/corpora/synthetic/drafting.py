@@ -138,6 +138,11 @@ def signed_variants(diff: str) -> list[str]:
     return [diff, f"+{diff}"] if not diff.startswith("-") else [diff]
 
 
+def region_ref(region: str) -> str:
+    """A region name as it reads after a preposition ("from the Middle East")."""
+    return f"the {region}" if region == "Middle East" else region
+
+
 def quarter_phrase(rng: random.Random, q: int, year: int) -> str:
     """``"Q3 2022"`` or ``"the third quarter of 2022"`` (the tables print only ``Q3``)."""
     options = (f"{QUARTERS[q]} {year}", f"the {QUARTER_WORDS[q]} quarter of {year}")

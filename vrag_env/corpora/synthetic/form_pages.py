@@ -22,9 +22,7 @@ def render_form(plan: PagePlan) -> Canvas:
     Anchors: ``field:{key}`` per field value, ``checkbox`` for the ticked option and
     ``office:{key}`` per office-use entry.
     """
-    form = plan.form
-    if form is None:
-        raise ValueError(f"page {plan.page_id} is a form page without form data")
+    form = plan.form_data()
     company = plan.company
     canvas = Canvas(1000, 1400)
     canvas.text(MARGIN, 45, company.full_name, canvas.font(28, bold=True), company.color)

@@ -11,8 +11,7 @@ from vrag_env.corpora.synthetic.drafting import Draft, QuestionBuilder, company_
 
 
 def _form_ref(rng: random.Random, p: PagePlan) -> str:
-    form = p.form
-    assert form is not None  # form pages always carry their form (see documents.py)
+    form = p.form_data()
     co = company_ref(rng, p.company)
     if form.kind == "supplier-registration":
         return rng.choice(
@@ -71,7 +70,7 @@ FORM_NOUNS = {
     "return_due": "return due date",
     "issued_by": "name of the person who issued the equipment",
     "condition": "condition of the equipment on issue",
-    "store": "store the equipment was issued from",
+    "store": "issuing store",
 }
 """How questions name each form field (the subject fields are never asked: they name the form)."""
 
@@ -82,8 +81,7 @@ def q_form(b: QuestionBuilder, p: PagePlan, rng: random.Random, key: str) -> Dra
     ``key`` is a field (``field:...``), the ticked box (``checkbox``) or an office-use entry
     (``office:...``).
     """
-    form = p.form
-    assert form is not None  # form pages always carry their form (see documents.py)
+    form = p.form_data()
     ev = b.evidence(p, key)
     ref = _form_ref(rng, p)
     if key == "checkbox":

@@ -18,6 +18,7 @@ from vrag_env.corpora.synthetic.drafting import (
     company_ref,
     plain_number,
     printed_difference,
+    region_ref,
     signed_variants,
 )
 from vrag_env.corpora.synthetic.world import Company
@@ -35,14 +36,14 @@ def m_revenue_change(
     key = f"rev:{region}:{QUARTERS[q]}"
     e1, e2 = (b.evidence(b.page(c, y, "financials"), key) for y in (y1, y2))
     diff = printed_difference(e1.text, e2.text)
-    co, qn = company_ref(rng, c), f"the {QUARTER_WORDS[q]} quarter"
+    co, qn, where = company_ref(rng, c), f"the {QUARTER_WORDS[q]} quarter", region_ref(region)
     return b.make(
         rng,
         "multi.revenue_change",
         [
-            f"By how much did {co}'s revenue from {region} in {qn} change between {y1} and {y2}, "
+            f"By how much did {co}'s revenue from {where} in {qn} change between {y1} and {y2}, "
             "in USD million?",
-            f"How much higher or lower was {co}'s {QUARTERS[q]} revenue in {region} in {y2} than "
+            f"How much higher or lower was {co}'s {QUARTERS[q]} revenue in {where} in {y2} than "
             f"in {y1}?",
             f"What was the change in {co}'s {region} revenue from {QUARTERS[q]} {y1} to "
             f"{QUARTERS[q]} {y2}?",

@@ -15,6 +15,7 @@ Rules every question obeys (the tests check them):
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterator, Sequence
 
@@ -113,8 +114,7 @@ def page_questions(b: QuestionBuilder, p: PagePlan, cfg: SyntheticConfig) -> lis
             add(q_glance, kind, (i % 2 == 0) == first_caption)
         return list(_take(rng, cfg.text_questions_per_page, slots))
     if p.role == "form":
-        form = p.form
-        assert form is not None  # form pages always carry their form (see documents.py)
+        form = p.form_data()
         office = [f"office:{k}" for k, _, _ in form.office]
         fields = [f"field:{k}" for _, fs in form.sections for k, _, _ in fs]
         fields.append("checkbox")
@@ -143,7 +143,7 @@ def deck_questions(b: QuestionBuilder, c: Company, year: int, cfg: SyntheticConf
     for key in keys:
         anchor = f"segrev:{rng.choice(c.segments)}" if key == "segrev" else key
         page = b.page(c, year, SLIDE_OF_KEY[key])
-        slots.append(lambda page=page, anchor=anchor: q_slide(b, page, rng, anchor))  # type: ignore[misc]
+        slots.append(functools.partial(q_slide, b, page, rng, anchor))
     return list(_take(rng, cfg.slide_questions_per_deck, slots))
 
 

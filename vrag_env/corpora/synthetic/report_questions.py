@@ -17,6 +17,7 @@ from vrag_env.corpora.synthetic.drafting import (
     company_ref,
     plain_number,
     quarter_phrase,
+    region_ref,
     unique_extreme,
 )
 from vrag_env.corpora.synthetic.report_pages import region_growth
@@ -30,14 +31,14 @@ def q_revenue_quarter(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Dr
     c, y = p.company, p.year
     region, q = rng.choice(c.regions), rng.randrange(4)
     ev = b.evidence(p, f"rev:{region}:{QUARTERS[q]}")
-    co, when = company_ref(rng, c), quarter_phrase(rng, q, y)
+    co, when, where = company_ref(rng, c), quarter_phrase(rng, q, y), region_ref(region)
     return b.make(
         rng,
         "table.revenue_quarter",
         [
-            f"What was {co}'s revenue from {region} in {when}?",
-            f"How much revenue did {co} report for {region} in {when}, in USD million?",
-            f"In {when}, what revenue did {co} record in {region}?",
+            f"What was {co}'s revenue from {where} in {when}?",
+            f"How much revenue did {co} report for {where} in {when}, in USD million?",
+            f"In {when}, what revenue did {co} record in {where}?",
             f"According to {co}'s {y} annual report, what was {region} revenue in {QUARTERS[q]}?",
         ],
         [ev.text, f"{ev.text} million", f"USD {ev.text} million"],
@@ -70,19 +71,19 @@ def q_revenue_year(b: QuestionBuilder, p: PagePlan, rng: random.Random) -> Draft
     """A full-year revenue cell, current or prior year column."""
     c, y = p.company, p.year
     region = rng.choice(c.regions)
-    co = company_ref(rng, c)
+    co, where = company_ref(rng, c), region_ref(region)
     if rng.random() < 0.35:
         ev = b.evidence(p, f"rev:{region}:PY")
         paraphrases = [
-            f"In its {y} annual report, what full-year {y - 1} revenue did {co} show for {region}?",
-            f"What prior-year revenue from {region} is given in {co}'s {y} annual report?",
+            f"In its {y} annual report, what full-year {y - 1} revenue did {co} show for {where}?",
+            f"What prior-year revenue from {where} is given in {co}'s {y} annual report?",
         ]
     else:
         ev = b.evidence(p, f"rev:{region}:FY")
         paraphrases = [
-            f"What was {co}'s full-year {y} revenue from {region}?",
-            f"How much revenue did {co} generate in {region} over fiscal year {y}?",
-            f"What revenue did {region} contribute to {co} in {y}, in USD million?",
+            f"What was {co}'s full-year {y} revenue from {where}?",
+            f"How much revenue did {co} generate in {where} over fiscal year {y}?",
+            f"What revenue did {where} contribute to {co} in {y}, in USD million?",
         ]
     return b.make(
         rng,

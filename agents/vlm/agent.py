@@ -1,0 +1,484 @@
+"""Prompted vision-language-model agents: ``vlm`` (any VLM) and ``grpo`` (a VLM trained with GRPO).
+
+The agent holds one multi-turn chat per episode. The first user turn is the instructions, built from
+the action grammar (:meth:`vrag_env.actions.ActionSet.describe`), and the question; each following
+turn carries what the environment returned: the new view image (after a search or crop) and the
+env's ``feedback`` text. The model's reply is the action; the environment parses it, so a malformed
+reply simply costs the env's penalty. This is the VRAG-RL interaction loop (arXiv 2505.22019): the
+released ``autumncc/Qwen2.5-VL-7B-VRAG`` checkpoint emits ``<think>``, ``<search>``, ``<bbox>`` and
+``<answer>`` tags, and generation stops at the first closing action tag.
+
+Images are the env's ``image`` observations, downscaled to ``max_image_pixels`` (each side a multiple
+of 28, the Qwen2/2.5-VL patch grid, so the model's processor keeps the size as is). Only the last
+``max_images`` images stay in the chat (older ones become a short placeholder), optionally under a
+total pixel budget. Pixel boxes in ``<bbox>`` replies are in the frame of the image the model saw
+and are rescaled to the observation's frame before the env sees them, so the prompt can state the
+true size of the image the model is shown.
+
+Backends (:mod:`agents.vlm.backends`): a local transformers model (``model=`` path or hub id) or any
+OpenAI-compatible endpoint (``base_url=``, e.g. ``vllm serve``). See ``docs/vlm.md``.
+
+Example:
+    ``vrag eval --agent vlm --model Qwen/Qwen2.5-VL-7B-Instruct --benchmark synth-test`` or
+    ``vrag eval --agent vlm --base-url http://127.0.0.1:8000/v1 --benchmark synth-test``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from PIL import Image
+
+from agents.base import Agent
+from agents.vlm.backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
+from agents.vlm.chat import (
+    Message,
+    action_message,
+    image_block,
+    qwen_resized_size,
+    text_block,
+    to_pil,
+    trim_images,
+)
+from vrag_env.actions import DIALECTS, Action, ActionParseError, ActionSet, Crop
+
+DEFAULT_MAX_IMAGE_PIXELS = 512 * 28 * 28
+"""Per-image pixel budget: VRAG-RL's ``max_pixels`` for Qwen2.5-VL (401,408 pixels, 512 tokens)."""
+
+DEFAULT_MIN_IMAGE_PIXELS = 4 * 28 * 28
+"""Smallest image area sent (the Qwen2-VL processors' lower bound is 56 * 56)."""
+
+IMAGE_FACTOR = 28
+"""Image sides are rounded to multiples of this (Qwen2/2.5-VL patch size 14 x merge size 2)."""
+
+STOP_STRINGS: dict[str, tuple[str, ...]] = {
+    "vrag": ("</search>", "</bbox>", "</region>", "</answer>"),
+    "tool": ("</tool_call>",),
+}
+"""Where a reply ends, per dialect: VRAG-RL stops generating at the first closing action tag."""
+
+PROMPT_TEMPLATE = "{instructions}\nQuestion: {question}"
+"""First user turn (also the format of :func:`agents.vlm.trl_env.build_prompt`)."""
+
+CHAT_FORMATS = ("prompt", "tools")
+"""``prompt``: the grammar is described in the first user turn and every observation is a user
+turn (VRAG-RL). ``tools``: search/crop/answer are function schemas rendered by the chat template and
+observations are ``tool`` messages (the format :mod:`agents.vlm.trl_env` trains with)."""
+
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_ACTION_TAG = re.compile(r"<(search|bbox|region|answer)>(.*?)</\1>", re.DOTALL)
+
+
+class VLMAgent(Agent):
+    """A vision-language model prompted to act in the environment.
+
+    Args:
+        action_set: The env's action set (its dialect and observation image size).
+        model: Checkpoint folder or hub id for the local transformers backend.
+        base_url: OpenAI-compatible API root (``http://HOST:PORT/v1``) for the server backend.
+        api_key: Bearer token for ``base_url`` (default: ``$OPENAI_API_KEY``, else ``"EMPTY"``).
+        served_model: Model name sent to ``base_url`` (default: the first of ``GET /models``).
+        dialect: Dialect the model writes (default: the env's). When it differs from the env's,
+            each parsed reply is re-written in the env's dialect; unparseable replies pass through.
+        chat_format: ``"prompt"`` or ``"tools"`` (see :data:`CHAT_FORMATS`); default ``"prompt"``.
+        max_new_tokens: Most tokens per reply.
+        temperature: ``0`` = greedy and deterministic; above ``0`` samples with a seed derived from
+            ``seed``, the question and the step.
+        top_p: Nucleus-sampling mass.
+        max_images: Keep at most this many (most recent) images in the chat (``K``).
+        max_image_pixels: Downscale each image to at most this many pixels.
+        min_image_pixels: Upscale smaller images to at least this many pixels.
+        max_total_image_pixels: Optional budget over all kept images (the newest always stays).
+        seed: Base seed for sampling.
+        system_prompt: Optional system message (VRAG-RL puts everything in the user turn).
+        instructions: Replaces the grammar text of the first user turn.
+        stop: Replaces the dialect's stop strings (``[]`` for none).
+        server_stop: Send stop strings to the server (``None``: try, and fall back to cutting
+            replies client-side when the server rejects them; ``transformers serve`` does).
+        device: Torch device of the local backend (default: CUDA when available).
+        dtype: Weight dtype of the local backend (default ``"auto"``).
+        model_kwargs: Extra ``from_pretrained`` arguments of the local backend.
+        timeout: Seconds per server request.
+        retries: Retries per failed server request.
+        extra_body: Extra fields of every server request (e.g. vLLM's ``{"top_k": 1}``).
+        backend: A ready :class:`~agents.vlm.backends.Backend` (replaces ``model``/``base_url``).
+
+    Raises:
+        ValueError: For an invalid combination of options.
+    """
+
+    name = "vlm"
+    default_model: str | None = None
+    default_dialect: str | None = None
+    default_chat_format: str = "prompt"
+
+    def __init__(
+        self,
+        action_set: ActionSet,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        served_model: str | None = None,
+        dialect: str | None = None,
+        chat_format: str | None = None,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_images: int | None = 4,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        min_image_pixels: int = DEFAULT_MIN_IMAGE_PIXELS,
+        max_total_image_pixels: int | None = None,
+        seed: int = 0,
+        system_prompt: str | None = None,
+        instructions: str | None = None,
+        stop: list[str] | tuple[str, ...] | None = None,
+        server_stop: bool | None = None,
+        device: str | None = None,
+        dtype: str = "auto",
+        model_kwargs: dict[str, Any] | None = None,
+        timeout: float = 300.0,
+        retries: int = 3,
+        extra_body: dict[str, Any] | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self.env_actions = action_set
+        self.dialect = dialect or self.default_dialect or action_set.dialect
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {list(DIALECTS)}, got {self.dialect!r}")
+        self.chat_format = chat_format or self.default_chat_format
+        if self.chat_format not in CHAT_FORMATS:
+            raise ValueError(
+                f"chat_format must be one of {list(CHAT_FORMATS)}, got {self.chat_format!r}"
+            )
+        if self.chat_format == "tools" and self.dialect != "tool":
+            raise ValueError(
+                "chat_format='tools' needs dialect='tool' (the model writes tool calls)"
+            )
+        if max_images is not None and max_images < 0:
+            raise ValueError(f"max_images must be >= 0 or None, got {max_images}")
+        if min_image_pixels < IMAGE_FACTOR**2 or max_image_pixels < min_image_pixels:
+            raise ValueError(
+                f"need {IMAGE_FACTOR**2} <= min_image_pixels <= max_image_pixels, got "
+                f"{min_image_pixels} and {max_image_pixels}"
+            )
+        self.max_images = max_images
+        self.max_total_image_pixels = max_total_image_pixels
+        self.seed = int(seed)
+        self.system_prompt = system_prompt
+        self.stop = tuple(STOP_STRINGS[self.dialect] if stop is None else stop)
+        settings = GenerationSettings(
+            max_new_tokens=int(max_new_tokens),
+            temperature=float(temperature),
+            top_p=float(top_p),
+            stop=self.stop,
+        )
+        model = model or (None if base_url or backend else self.default_model)
+        if backend is None:
+            if (model is None) == (base_url is None):
+                raise ValueError(
+                    f"the {self.name} agent needs exactly one of model= (a checkpoint folder or hub "
+                    "id, `vrag eval --model PATH`) and base_url= (an OpenAI-compatible server, "
+                    "`vrag eval --base-url http://127.0.0.1:8000/v1`)"
+                )
+            if base_url is not None:
+                backend = OpenAIBackend(
+                    base_url,
+                    settings,
+                    api_key=api_key,
+                    served_model=served_model,
+                    timeout=timeout,
+                    retries=retries,
+                    extra_body=extra_body,
+                    server_stop=server_stop,
+                )
+            else:
+                assert model is not None
+                backend = TransformersBackend(
+                    model, settings, device=device, dtype=dtype, model_kwargs=model_kwargs
+                )
+        self.backend = backend
+
+        # The image the model sees: the observation downscaled into the pixel budget (and into the
+        # processor's own budget when it is known, so the processor never resizes it again).
+        limit = backend.max_image_pixels
+        self.max_image_pixels = min(max_image_pixels, limit) if limit else max_image_pixels
+        self.min_image_pixels = min(min_image_pixels, self.max_image_pixels)
+        view_h, view_w = action_set.view_size
+        self.image_size: tuple[int, int] = qwen_resized_size(
+            view_h,
+            view_w,
+            min_pixels=self.min_image_pixels,
+            max_pixels=self.max_image_pixels,
+            factor=IMAGE_FACTOR,
+        )
+        self.model_actions = ActionSet(self.dialect, view_size=self.image_size)
+        self.instructions = (
+            instructions if instructions is not None else self._default_instructions()
+        )
+        self.tools = self._tool_schemas() if self.chat_format == "tools" else None
+        self._messages: list[Message] = []
+        self._last_reply_parsed = False
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> VLMAgent:
+        """Build the agent for ``env``'s action set with keyword ``options`` (see the class).
+
+        Raises:
+            ValueError: For an unknown option; the message lists the known ones.
+        """
+        signature = inspect.signature(VLMAgent.__init__)
+        known = [p for p in signature.parameters if p not in ("self", "action_set")]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown {cls.name} agent option(s) {unknown}; options: {known}")
+        action_set = getattr(env.unwrapped, "action_set", None)
+        if not isinstance(action_set, ActionSet):
+            raise ValueError(f"the {cls.name} agent needs a VRAG env with an action_set, got {env}")
+        return cls(action_set, **options)
+
+    def _default_instructions(self) -> str:
+        if self.chat_format == "tools":
+            from agents.vlm.trl_env import INSTRUCTIONS
+
+            return INSTRUCTIONS
+        return self.model_actions.describe()
+
+    def _tool_schemas(self) -> list[dict[str, Any]]:
+        """Function schemas of the search/crop/answer tools the GRPO trainer exposes."""
+        from transformers.utils import get_json_schema
+
+        from agents.vlm.trl_env import VRAGToolEnv
+
+        tools = VRAGToolEnv()
+        return [get_json_schema(getattr(tools, name)) for name in ("search", "crop", "answer")]
+
+    # ------------------------------------------------------------------ agent API
+
+    def reset(self) -> None:
+        """Start a new chat."""
+        self._messages = []
+        self._last_reply_parsed = False
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        """Append the observation to the chat, query the model and return its reply as the action."""
+        if not self._messages:
+            self._messages = self._first_messages(observation, info)
+        else:
+            self._messages.append(self._observation_message(observation, info))
+        messages = trim_images(
+            self._messages, keep_last=self.max_images, max_pixels=self.max_total_image_pixels
+        )
+        reply = self.backend.generate(
+            messages, tools=self.tools, seed=self._call_seed(observation, info)
+        )
+        self._messages.append(action_message(reply))
+        parsed = self._parse(reply)
+        self._last_reply_parsed = parsed is not None
+        return self._to_env_action(reply, parsed, info)
+
+    def config(self) -> dict[str, Any]:
+        """Backend, prompt and image settings (deterministic; no API key)."""
+        return {
+            **self.backend.config(),
+            "dialect": self.dialect,
+            "env_dialect": self.env_actions.dialect,
+            "chat_format": self.chat_format,
+            "max_images": self.max_images,
+            "max_image_pixels": self.max_image_pixels,
+            "min_image_pixels": self.min_image_pixels,
+            "max_total_image_pixels": self.max_total_image_pixels,
+            "image_size": list(self.image_size),
+            "seed": self.seed,
+            "system_prompt": self.system_prompt,
+            "instructions": self.instructions,
+        }
+
+    # ------------------------------------------------------------------ chat building
+
+    def prompt_messages(self, question: str) -> list[Message]:
+        """The opening messages for ``question`` (system message if any, then the user turn)."""
+        messages: list[Message] = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": [text_block(self.system_prompt)]})
+        text = PROMPT_TEMPLATE.format(instructions=self.instructions, question=question)
+        messages.append({"role": "user", "content": [text_block(text)]})
+        return messages
+
+    def _first_messages(self, observation: dict[str, Any], info: dict[str, Any]) -> list[Message]:
+        messages = self.prompt_messages(str(observation["question"]))
+        if info.get("current_page") is not None:  # a view is already shown (not the env's default)
+            messages[-1]["content"].insert(0, image_block(self.model_image(observation["image"])))
+        return messages
+
+    def _observation_message(self, observation: dict[str, Any], info: dict[str, Any]) -> Message:
+        content = []
+        # Only a successful search or crop changes the view; after anything else the model already
+        # has the current image and only gets the feedback text.
+        if info.get("action_kind") in ("search", "crop") and info.get("action_error") is None:
+            content.append(image_block(self.model_image(observation["image"])))
+        content.append(text_block(str(observation.get("feedback", ""))))
+        role = "tool" if self.chat_format == "tools" and self._last_reply_parsed else "user"
+        return {"role": role, "content": content}
+
+    def model_image(self, image: Any) -> Image.Image:
+        """The observation image at the size the model is shown (:attr:`image_size`)."""
+        pil = to_pil(image)
+        height, width = qwen_resized_size(
+            pil.height,
+            pil.width,
+            min_pixels=self.min_image_pixels,
+            max_pixels=self.max_image_pixels,
+            factor=IMAGE_FACTOR,
+        )
+        if (height, width) == (pil.height, pil.width):
+            return pil
+        return pil.resize((width, height), Image.Resampling.BICUBIC)
+
+    def _call_seed(self, observation: dict[str, Any], info: dict[str, Any]) -> int:
+        """Per-call sampling seed: depends on the seed, the question and the step, not on run order."""
+        question = str(observation.get("question", "")).encode("utf-8")
+        return (
+            self.seed * 1_000_003 + zlib.crc32(question) * 131 + int(info.get("step", 0))
+        ) % 2**31
+
+    # ------------------------------------------------------------------ replies to actions
+
+    def _parse(self, reply: str) -> Action | None:
+        try:
+            return self.model_actions.parse(reply)
+        except ActionParseError:
+            return None
+
+    def _to_env_action(self, reply: str, parsed: Action | None, info: dict[str, Any]) -> str:
+        """Map a reply from the model's frame and dialect to the env's."""
+        if self.dialect != self.env_actions.dialect:
+            if parsed is None:
+                return reply  # the env rejects it and explains why
+            converted = _convert_crop(
+                parsed, self.env_actions.dialect, self.image_size, self.env_actions.view_size, info
+            )
+            return self.env_actions.format(converted) if converted is not None else reply
+        if (
+            self.dialect == "vrag"
+            and isinstance(parsed, Crop)
+            and self.image_size != self.env_actions.view_size
+        ):
+            return _rescale_first_box(reply, self.image_size, self.env_actions.view_size)
+        return reply
+
+
+class GRPOAgent(VLMAgent):
+    """A VLM trained with TRL's GRPO on the env's tools (``agents/trl_grpo.py``).
+
+    Same as :class:`VLMAgent` with the training format as defaults: the ``tool`` dialect, the search,
+    crop and answer function schemas in the chat template, observations as ``tool`` messages and
+    the checkpoint ``runs/grpo/final``. On a ``vrag``-dialect env its tool calls are re-written as
+    tags, so it can be evaluated on every benchmark.
+    """
+
+    name = "grpo"
+    default_model = "runs/grpo/final"
+    default_dialect = "tool"
+    default_chat_format = "tools"
+
+    def __init__(self, action_set: ActionSet, **options: Any) -> None:
+        served = options.get("base_url") is not None or options.get("backend") is not None
+        if not served and not options.get("model") and not Path(self.default_model or "").is_dir():
+            raise ValueError(
+                f"no GRPO checkpoint at {self.default_model}: train one with "
+                "`uv run python agents/trl_grpo.py`, or pass --model PATH (or --base-url URL of a "
+                "server that serves it)"
+            )
+        super().__init__(action_set, **options)
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _format_number(value: float) -> str:
+    return str(round(value)) if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
+def _rescale_first_box(reply: str, shown: tuple[int, int], view: tuple[int, int]) -> str:
+    """Rewrite the first action's ``<bbox>``/``<region>`` box from the shown image's to the view's pixels.
+
+    Only the box changes: the reply keeps its reasoning and tags, so the env parses the same action.
+    """
+    thinks = [m.span() for m in _THINK.finditer(reply)]
+    for match in _ACTION_TAG.finditer(reply):
+        if any(start <= match.start() < end for start, end in thinks):
+            continue
+        if match.group(1) not in ("bbox", "region"):
+            return reply
+        try:
+            box = ActionSet("vrag", view_size=shown).parse(match.group(0))
+        except ActionParseError:
+            return reply
+        assert isinstance(box, Crop)
+        sy, sx = view[0] / shown[0], view[1] / shown[1]
+        x1, y1, x2, y2 = box.box
+        scaled = [x1 * sx, y1 * sy, x2 * sx, y2 * sy]
+        text = "[" + ", ".join(_format_number(v) for v in scaled) + "]"
+        start, end = match.span(2)
+        return reply[:start] + text + reply[end:]
+    return reply
+
+
+def _convert_crop(
+    action: Action,
+    env_dialect: str,
+    shown: tuple[int, int],
+    view_size: tuple[int, int],
+    info: dict[str, Any],
+) -> Action | None:
+    """Express an action in the other dialect's crop frame (searches and answers are unchanged).
+
+    ``tool`` crops are fractions of the view's page content (``info["view"]["content_box"]``, in
+    observation pixels); ``vrag`` crops are pixels of the observation image, here of the image the
+    model was shown (``shown``, the observation scaled from ``view_size``). Returns ``None`` when
+    the crop cannot be expressed (no view yet, no overlap with the page content).
+    """
+    if not isinstance(action, Crop):
+        return action
+    view = info.get("view")
+    if not view:
+        return None
+    cx, cy, cw, ch = (float(v) for v in view["content_box"])
+    if cw <= 0 or ch <= 0:
+        return None
+    if env_dialect == "vrag":  # model: fractions of the content -> env: observation pixels
+        f1, g1, f2, g2 = action.box
+        return Crop((cx + f1 * cw, cy + g1 * ch, cx + f2 * cw, cy + g2 * ch), "view")
+    # model: pixels of the shown image -> observation pixels -> fractions of the content
+    sx, sy = view_size[1] / shown[1], view_size[0] / shown[0]
+    x1, y1, x2, y2 = action.box
+    fractions = [
+        min(1.0, max(0.0, (x1 * sx - cx) / cw)),
+        min(1.0, max(0.0, (y1 * sy - cy) / ch)),
+        min(1.0, max(0.0, (x2 * sx - cx) / cw)),
+        min(1.0, max(0.0, (y2 * sy - cy) / ch)),
+    ]
+    if fractions[2] <= fractions[0] or fractions[3] <= fractions[1]:
+        return None
+    f1, g1, f2, g2 = (round(v, 4) for v in fractions)
+    return Crop((f1, g1, f2, g2), "normalized")
+
+
+__all__ = [
+    "CHAT_FORMATS",
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "PROMPT_TEMPLATE",
+    "STOP_STRINGS",
+    "GRPOAgent",
+    "VLMAgent",
+]
