@@ -39,21 +39,18 @@ def _require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], wh
 
 
 def _box(value: Any, where: str) -> BBox:
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 4
-        or not all(isinstance(v, (int, float)) for v in value)
-    ):
+    # Hot path of corpus loading (one call per word): unpack and convert, validate only on failure.
+    try:
+        x1, y1, x2, y2 = value
+        return (float(x1), float(y1), float(x2), float(y2))
+    except (TypeError, ValueError):
         raise CorpusFormatError(
             f"{where}: a box must be 4 numbers [x1, y1, x2, y2], got {value!r:.80}"
-        )
-    x1, y1, x2, y2 = (float(v) for v in value)
-    return (x1, y1, x2, y2)
+        ) from None
 
 
-@dataclass(frozen=True)
-class Word:
-    """One word of a page's text layer.
+class Word(NamedTuple):
+    """One word of a page's text layer (a named tuple: corpora hold tens of thousands).
 
     Attributes:
         text: The word as printed.
@@ -70,10 +67,8 @@ class Word:
     @classmethod
     def from_json(cls, value: Any, where: str) -> Word:
         """Parse the compact form written by :meth:`to_json`."""
-        if not isinstance(value, list) or len(value) != 5 or not isinstance(value[0], str):
-            raise CorpusFormatError(
-                f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}"
-            )
+        if type(value) is not list or len(value) != 5 or type(value[0]) is not str:
+            raise CorpusFormatError(f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}")
         return cls(value[0], _box(value[1:], where))
 
 

@@ -62,7 +62,7 @@ _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _MONTHS = (
     "january february march april may june july august september october november december".split()
 )
-_MONTH_ABBR = tuple(m[:3] for m in _MONTHS)
+_MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b")
 _DATE = re.compile(
     r"\b\d{1,2}\s?(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")\s?\d{4}\b"
 )
@@ -74,6 +74,13 @@ _NAME = re.compile(
     r"\b[A-Z][\w'’.-]*(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][\w'’.-]*)*"
 )
 _TRAILING = ".,;:)(]["
+_SHORT_WORDS = 6
+_LABEL_WORDS = 4
+"""Row labels (a table's first column, a form's field names) have at most this many words."""
+_NOT_ANSWERS = STOPWORDS | {"", "i", "our", "we", "usd", "page"}
+_DOCUMENT_WORDS = frozenset({"annual", "report", "presentation", "result", "page", "accord"})
+"""Words that name the document rather than the fact asked for; they count less."""
+"""Segments of at most this many words take part in column (header/label) associations."""
 
 ANSWER_KINDS = ("number", "date", "year", "name", "code", "text")
 """Kinds of candidate spans (and of the answer a question expects, plus ``"any"``)."""
@@ -96,7 +103,7 @@ _EXPECT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bhow (?:many|much|high|large)\b|\bpercentage\b|\bshare\b|\bby how\b|\brate\b"
             r"|\bmargin\b|\brevenue\b|\bexpens|\bcost|\bspen[dt]\b|\bcash flow\b|\bscore\b"
             r"|\bdividend\b|\bgrowth\b|\bexpenditure\b|\bsample size\b|\bamount\b|\bheadcount\b"
-            r"|\bfigure\b|\bnumber\b|\bextension\b|\btarget"
+            r"|\bfigure\b|\bnumber\b|\bextension\b|\btarget|\bvalue\b"
         ),
     ),
 )
@@ -128,6 +135,7 @@ def _normalise_text(text: str) -> str:
     text = text.lower().replace("’", "'")
     text = re.sub(r"full[- ]year|fiscal year|financial year", " fy ", text)
     text = re.sub(r"prior[- ]year|previous[- ]year|a year earlier", " prior ", text)
+    text = _MONTH_WORD.sub(lambda m: m.group(0)[:3], text)
     for word, quarter in _QUARTERS:
         text = re.sub(rf"\b{word} quarter\b", f" {quarter} ", text)
     return text
@@ -201,10 +209,12 @@ def analyze_question(question: str) -> QuestionAnalysis:
     terms: dict[str, float] = {}
     years = [t for t in tokens if _YEAR.match(t)]
     for tok in tokens:
-        if tok in {"fy", "prior"}:
+        if tok in {"fy", "prior"} or (len(tok) == 1 and tok.isalpha()):
             continue
         if _YEAR.match(tok):
             weight = 0.5
+        elif tok in _DOCUMENT_WORDS:
+            weight = 0.3
         elif re.fullmatch(r"q[1-4]|fy\d{4}", tok):
             weight = 2.0
         else:
@@ -323,6 +333,23 @@ def span_kind(text: str) -> str:
     return "text"
 
 
+def is_heading(rows: Sequence[Sequence[Segment]], i: int, ratio: float = 0.95) -> bool:
+    """Whether row ``i`` looks like a heading (or a bullet): one segment, with a vertical gap of at
+    least 0.8 line heights above it, and not smaller than ``ratio`` times the line above."""
+    if len(rows[i]) != 1:
+        return False
+    if i == 0:
+        return True
+    seg = rows[i][0]
+    above = rows[i - 1]
+    gap = seg.box[1] - max(s.box[3] for s in above)
+    return gap >= 0.8 * seg.height and seg.height >= ratio * min(s.height for s in above)
+
+
+def _is_label(text: str) -> bool:
+    return not _is_numeric(text) and len(text.split()) <= _LABEL_WORDS
+
+
 def _is_numeric(text: str) -> bool:
     return bool(re.fullmatch(r"[\s\d,.%+\-–()]+", text)) and any(c.isdigit() for c in text)
 
@@ -406,7 +433,7 @@ def _spans(text: str) -> list[tuple[int, int]]:
 @dataclass
 class _Layout:
     rows: list[list[Segment]]
-    row_of: dict[int, int]
+    headings: list[bool]
 
 
 def _overlap(a: BBox, b: BBox) -> bool:
@@ -415,19 +442,25 @@ def _overlap(a: BBox, b: BBox) -> bool:
 
 
 def _walk(layout: _Layout, row_index: int, box: BBox, step: int, max_gap: float) -> Segment | None:
-    """The nearest non-numeric segment above (``step=-1``) or below (``+1``) overlapping ``box``."""
+    """The nearest label above (``step=-1``) or below (``+1``) in the column of ``box``.
+
+    Walks row by row through numbers in the same column (table cells, value labels) and returns the
+    first short non-numeric segment overlapping ``box`` horizontally (a column header, a chart
+    category, a tile label); ``None`` past a vertical gap of ``max_gap`` or at a long text line.
+    """
     ref = box[1] if step < 0 else box[3]
     i = row_index + step
     while 0 <= i < len(layout.rows):
         row = layout.rows[i]
-        edge = row[0].box[3] if step < 0 else row[0].box[1]
+        edge = max(s.box[3] for s in row) if step < 0 else min(s.box[1] for s in row)
         if abs(edge - ref) > max_gap:
             return None
         hits = [s for s in row if _overlap(s.box, box)]
         if hits:
             seg = hits[0]
             if not _is_numeric(seg.text):
-                return seg
+                short = len(seg.text.split()) <= _SHORT_WORDS
+                return seg if short and not layout.headings[i] else None
             ref = seg.box[1] if step < 0 else seg.box[3]
         i += step
     return None
@@ -455,41 +488,42 @@ def rank_candidates(
     """
     qa = question if isinstance(question, QuestionAnalysis) else analyze_question(question)
     rows = group_rows(segments)
-    layout = _Layout(rows, {})
+    headings = [is_heading(rows, i) for i in range(len(rows))]
+    layout = _Layout(rows, headings)
     found: dict[str, Candidate] = {}
     aligned_values: list[tuple[Candidate, float]] = []
     for r, row in enumerate(rows):
         for s_index, seg in enumerate(row):
             n = max(1, len(seg.text))
             x1, y1, x2, y2 = seg.box
-            label = row[0] if s_index > 0 and not _is_numeric(row[0].text) else None
+            label = row[0] if s_index > 0 and _is_label(row[0].text) else None
             prev_seg = row[s_index - 1] if s_index > 0 else None
             above_row = rows[r - 1] if r > 0 and seg.box[1] - rows[r - 1][0].box[3] < 1.5 * seg.height else []
             prev_line = " ".join(s.text for s in above_row if _overlap(s.box, seg.box))
             section = next(
                 (
                     rows[i][0].text
-                    for i in range(r - 1, max(-1, r - 14), -1)
-                    if len(rows[i]) == 1 and seg.box[1] - rows[i][0].box[3] < 14 * seg.height
+                    for i in range(r - 1, max(-1, r - 16), -1)
+                    if headings[i] and seg.box[1] - rows[i][0].box[3] < 16 * seg.height
                 ),
                 "",
             )
             for a, b in _spans(seg.text):
                 text = seg.text[a:b]
                 kind = span_kind(text)
-                if _raw_words(text) in qa.raw or not compact(text):
+                if _raw_words(text) in qa.raw or compact(text) in _NOT_ANSWERS:
                     continue  # an answer never occurs in its question
                 box = (x1 + (x2 - x1) * a / n, y1, x1 + (x2 - x1) * b / n, y2)
-                whole = (b - a) >= 0.5 * len(seg.text.strip())
+                short = len(seg.text.split()) <= _SHORT_WORDS
                 left = seg.text[max(0, a - 48) : a]
                 if a == 0 and prev_seg is not None:
                     left = prev_seg.text + " " + left
                 right = seg.text[b : b + 28]
-                above = _walk(layout, r, box, -1, 4 * seg.height) if whole else None
-                below = _walk(layout, r, box, +1, 14 * seg.height) if whole else None
+                above = _walk(layout, r, box, -1, 4 * seg.height) if short else None
+                below = _walk(layout, r, box, +1, 14 * seg.height) if short else None
                 contexts = (
                     ("inline", left, 1.0),
-                    ("inline", right, 0.7),
+                    ("inline", right, 0.9),
                     ("row", label.text if label is not None else "", 1.0),
                     ("column", above.text if above is not None else "", 1.0),
                     ("column", below.text if below is not None else "", 0.8),
@@ -508,7 +542,8 @@ def rank_candidates(
                 self_terms = matched_terms(qa, text)
                 label_like = sum(qa.terms[t] for t in self_terms) / qa.total_weight
                 type_fit = _compatible(qa.expects, kind)
-                score = context + 0.25 * type_fit - 0.5 * label_like
+                words = len(text.split())
+                score = context + 0.25 * type_fit - 0.5 * label_like - 0.05 * (words - 1)
                 cand = Candidate(
                     text=text,
                     box=box,
@@ -527,7 +562,7 @@ def rank_candidates(
                         "date": float(kind in ("date", "year")),
                     },
                 )
-                if qa.extreme and kind in ("name", "text") and whole:
+                if qa.extreme and kind in ("name", "text") and short:
                     value = _walk_value(layout, r, box)
                     if value is not None:
                         aligned_values.append((cand, value))
@@ -654,7 +689,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         grid: int = GRID,
         num_candidates: int = NUM_CANDIDATES,
         image_size: int = IMAGE_SIZE,
-        best_band: float = 14.0,
+        best_band: float = 24.0,
         max_steps: int | None = None,
     ) -> None:
         super().__init__(env)
@@ -735,9 +770,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         if macro.kind == "crop_best":
             best = self._best_segment()
             if best is not None:
-                seg, _ = best
-                lh = seg.height
-                return (x1, max(y1, seg.box[1] - lh), x2, min(y2, seg.box[1] + self.best_band * lh))
+                return self._band_below(best[0], region)
             cell = int(np.argmax(self._cell_density())) if self._illegible else (self.grid * self.grid) // 2
         else:
             cell = macro.index
@@ -748,6 +781,24 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
             x1 + w * (col + 1) / self.grid,
             y1 + h * (row + 1) / self.grid,
         )
+
+    def _band_below(self, seg: Segment, region: BBox) -> BBox:
+        """The crop-best-line region: the view's width, from one line above ``seg`` down to the
+        next heading at least as large (see :func:`is_heading`: the next section or bullet),
+        within ``[3, best_band]`` line heights and at most 60% of the view's height."""
+        x1, y1, x2, y2 = region
+        lh = seg.height
+        top = max(y1, seg.box[1] - lh)
+        limit = min(seg.box[1] + self.best_band * lh, top + 0.6 * (y2 - y1), y2)
+        bottom = limit
+        rows = group_rows(self._segments)
+        for i, row in enumerate(rows):
+            head = row[0]
+            if head.box[1] > seg.box[3] and head.height >= 0.95 * lh and is_heading(rows, i, 0.0):
+                bottom = min(bottom, head.box[1])
+                break
+        bottom = max(bottom, min(limit, seg.box[3] + 3 * lh))
+        return (x1, top, x2, bottom)
 
     def _view_crop(self, region: BBox, view: Any) -> Crop:
         """A :class:`Crop` in the env dialect's frame for a page-pixel region of the current view."""

@@ -99,7 +99,8 @@ class TinyVLMConfig:
     seed: int = 0
     """Seed for the random weights (the tokenizer does not depend on it)."""
     vocab_size: int = 1024
-    """Target size of the trained BPE vocabulary (added tool tokens come on top)."""
+    """Upper bound on the trained BPE vocabulary (988 with the built-in corpus, which runs out of
+    merges first); the four tool tokens come on top."""
     hidden_size: int = 64
     """Text decoder width."""
     intermediate_size: int = 128
@@ -423,6 +424,9 @@ def build_tiny_processor(
     min_pixels: int = 4 * 28 * 28,
     max_pixels: int = 64 * 28 * 28,
     chat_template: str | None = None,
+    patch_size: int = 14,
+    merge_size: int = 2,
+    temporal_patch_size: int = 2,
 ) -> ProcessorMixin:
     """Build the standard Qwen2-VL / Qwen2.5-VL processor around a tiny tokenizer.
 
@@ -433,6 +437,9 @@ def build_tiny_processor(
         max_pixels: Largest image area after resizing; an image then costs at most
             ``max_pixels // 784`` ``<|image_pad|>`` tokens.
         chat_template: Processor chat template; defaults to the tokenizer's.
+        patch_size: Vision patch size; must match the model's.
+        merge_size: Spatial merge size; must match the model's.
+        temporal_patch_size: Frames per temporal patch; must match the model's.
 
     Returns:
         A ``Qwen2VLProcessor`` or ``Qwen2_5_VLProcessor``.
@@ -445,8 +452,13 @@ def build_tiny_processor(
     if tokenizer is None:
         tokenizer = build_tiny_tokenizer(chat_template=chat_template)
     size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
-    image_processor = Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2)
-    video_processor = Qwen2VLVideoProcessor(size=size, patch_size=14, merge_size=2)
+    patches = {
+        "patch_size": patch_size,
+        "merge_size": merge_size,
+        "temporal_patch_size": temporal_patch_size,
+    }
+    image_processor = Qwen2VLImageProcessor(size=size, **patches)
+    video_processor = Qwen2VLVideoProcessor(size=size, **patches)
     cls = Qwen2VLProcessor if arch == "qwen2_vl" else Qwen2_5_VLProcessor
     template = chat_template if chat_template is not None else tokenizer.chat_template
     return cls(
@@ -623,7 +635,13 @@ def build_tiny_vlm(
 
     tokenizer = build_tiny_tokenizer(vocab_size=cfg.vocab_size)
     processor = build_tiny_processor(
-        tokenizer, arch=cfg.arch, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels
+        tokenizer,
+        arch=cfg.arch,
+        min_pixels=cfg.min_pixels,
+        max_pixels=cfg.max_pixels,
+        patch_size=cfg.patch_size,
+        merge_size=cfg.merge_size,
+        temporal_patch_size=cfg.temporal_patch_size,
     )
     model = build_tiny_model(cfg, tokenizer)
 

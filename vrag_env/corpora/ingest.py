@@ -177,7 +177,7 @@ class PageInput:
     Attributes:
         doc: The document stem.
         page: 1-based page number.
-        image: The RGB page image.
+        image: The page image (RGB, or ``L`` for greyscale PDF renderings).
         words: The source's own text layer in pixels of ``image``, or ``None`` if it has none
             (images always need OCR).
         kind: What the page shows, if the source knows.

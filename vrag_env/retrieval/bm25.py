@@ -6,8 +6,9 @@ numbers with decimal and thousands separators whole (``12.4``, ``1,234.5``), bec
 questions hinge on them. A small English stopword list is dropped, and an optional "S-stemmer"
 (Harman 1991: the three plural rules) conflates ``revenue``/``revenues``.
 
-The index persists as ``.npy`` arrays and JSON (written by ``bm25s`` with ``allow_pickle=False``,
-read back the same way), so loading an index never unpickles anything.
+The index persists as ``.npy`` arrays (the term-by-page score matrix in CSC form) and JSON, read with
+``allow_pickle=False``: loading never unpickles anything. Loading and searching use numpy only, so an
+env over a cached index starts without importing ``bm25s`` or SciPy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,12 +28,9 @@ from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
 from vrag_env.retrieval.base import Retriever, register_retriever
 from vrag_env.types import ScoredPage
 
-if TYPE_CHECKING:
-    import bm25s
-
 logger = logging.getLogger(__name__)
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 """Bump when tokenisation changes, so cached indexes are rebuilt."""
 
 STOPWORDS = frozenset(
@@ -44,7 +42,11 @@ STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 
+SCORING_METHODS = ("lucene", "robertson", "atire")
+"""bm25s variants whose scores are a plain sum over query terms (no per-page constant shift)."""
+
 CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
 PAGE_IDS_FILE = "page_ids.json"
 META_FILE = "meta.json"
 
@@ -87,7 +89,7 @@ class BM25Retriever(Retriever):
     Args:
         k1: Term-frequency saturation.
         b: Length normalisation.
-        method: ``bm25s`` scoring variant (``"lucene"``, ``"robertson"``, ``"atire"``, ...).
+        method: ``bm25s`` scoring variant: ``"lucene"``, ``"robertson"`` or ``"atire"``.
         stopwords: Drop :data:`STOPWORDS`.
         stem: Apply :func:`s_stem`.
 
@@ -105,13 +107,19 @@ class BM25Retriever(Retriever):
         stopwords: bool = True,
         stem: bool = True,
     ) -> None:
+        if method not in SCORING_METHODS:
+            raise ValueError(f"BM25 method must be one of {SCORING_METHODS}, got {method!r}")
         self.k1 = float(k1)
         self.b = float(b)
         self.method = method
         self.stopwords = bool(stopwords)
         self.stem = bool(stem)
-        self._model: bm25s.BM25 | None = None
         self.page_ids: list[str] = []
+        # The term-by-page score matrix in CSC form (one column slice per term) and the vocabulary.
+        self._data: np.ndarray | None = None
+        self._indices: np.ndarray | None = None
+        self._indptr: np.ndarray | None = None
+        self._vocab: dict[str, int] = {}
 
     def config(self) -> dict[str, Any]:
         """The settings that, with the corpus, determine the index."""
@@ -129,59 +137,94 @@ class BM25Retriever(Retriever):
         return tokenize(text, stopwords=self.stopwords, stem=self.stem)
 
     def index(self, corpus: Corpus) -> None:
-        """Index every page's text layer, in corpus order."""
+        """Index every page's text layer, in corpus order (``bm25s`` computes the scores)."""
         import bm25s
 
-        self.page_ids = corpus.page_ids
-        if not self.page_ids:
+        page_ids = corpus.page_ids
+        if not page_ids:
             raise ValueError(f"corpus {corpus.root} has no pages to index")
         # A page without words still needs one token: bm25s cannot index an empty document.
-        docs = [self._tokens(corpus.pages[p].text) or [""] for p in self.page_ids]
+        docs = [self._tokens(corpus.pages[p].text) or [""] for p in page_ids]
         model = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
         model.index(docs, show_progress=False)
-        self._model = model
+        self._set_arrays(
+            page_ids,
+            np.asarray(model.scores["data"], dtype=np.float32),
+            np.asarray(model.scores["indices"], dtype=np.int32),
+            np.asarray(model.scores["indptr"], dtype=np.int64),
+            {t: int(i) for t, i in model.vocab_dict.items() if t},
+        )
+
+    def _set_arrays(
+        self,
+        page_ids: list[str],
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        vocab: dict[str, int],
+    ) -> None:
+        n_terms = len(indptr) - 1
+        if (
+            data.ndim != 1
+            or indices.shape != data.shape
+            or indptr.ndim != 1
+            or not vocab
+            or max(vocab.values()) >= n_terms
+            or min(vocab.values()) < 0
+            or int(indptr[-1]) != len(data)
+            or (len(indices) and int(indices.max()) >= len(page_ids))
+        ):
+            raise ValueError(f"index arrays do not match {len(page_ids)} page ids")
+        self.page_ids, self._data, self._indices, self._indptr = page_ids, data, indices, indptr
+        self._vocab = vocab
 
     def search(self, query: str, k: int) -> list[ScoredPage]:
         """The ``k`` best pages by descending score.
 
         Ties keep corpus order; so does a query without any indexed term, which scores every
-        page 0.
+        page 0. Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
         """
-        if self._model is None:
+        if self._data is None or self._indices is None or self._indptr is None:
             raise RuntimeError("BM25Retriever.search() called before index() or load()")
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
         n = len(self.page_ids)
-        vocab = self._model.vocab_dict
-        ids = [vocab[t] for t in self._tokens(query) if t and t in vocab]
-        if ids:
-            scores = np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float64)
-        else:
-            scores = np.zeros(n, dtype=np.float64)
+        scores = np.zeros(n, dtype=np.float64)
+        # A repeated query term counts once per occurrence (as bm25s' own scorer does).
+        for term in self._tokens(query):
+            tid = self._vocab.get(term)
+            if tid is None:
+                continue
+            lo, hi = self._indptr[tid], self._indptr[tid + 1]
+            np.add.at(scores, self._indices[lo:hi], self._data[lo:hi])
         # lexsort sorts by the last key first: descending score, then ascending corpus position.
         order = np.lexsort((np.arange(n), -scores))[:k]
         return [ScoredPage(self.page_ids[i], float(scores[i])) for i in order]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index into folder ``path`` (``.npy`` arrays and JSON; no pickle)."""
-        if self._model is None:
+        if self._data is None or self._indices is None or self._indptr is None:
             raise RuntimeError("BM25Retriever.save() called before index()")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        self._model.save(str(folder), corpus=None, allow_pickle=False, show_progress=False)
+        for name, array in (
+            ("data", self._data),
+            ("indices", self._indices),
+            ("indptr", self._indptr),
+        ):
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        (folder / VOCAB_FILE).write_text(json.dumps(self._vocab), encoding="utf-8")
         (folder / PAGE_IDS_FILE).write_text(json.dumps(self.page_ids), encoding="utf-8")
         (folder / CONFIG_FILE).write_text(json.dumps(self.config(), indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> BM25Retriever:
-        """Read an index written by :meth:`save`.
+        """Read an index written by :meth:`save` (numpy and JSON only).
 
         Raises:
             ValueError: If the files are missing pieces or inconsistent.
             OSError: If a file cannot be read.
         """
-        import bm25s
-
         folder = Path(path)
         config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         if config.get("name") != "bm25" or config.get("tokenizer_version") != TOKENIZER_VERSION:
@@ -192,24 +235,16 @@ class BM25Retriever(Retriever):
         page_ids = json.loads((folder / PAGE_IDS_FILE).read_text(encoding="utf-8"))
         if not isinstance(page_ids, list) or not all(isinstance(p, str) for p in page_ids):
             raise ValueError(f"{folder / PAGE_IDS_FILE}: expected a list of page ids")
-        model = bm25s.BM25.load(
-            str(folder), load_corpus=False, allow_pickle=False, show_progress=False
+        vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
+        if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
+            raise ValueError(f"{folder / VOCAB_FILE}: expected a term -> id mapping")
+        data, indices, indptr = (
+            np.load(folder / f"{n}.npy", allow_pickle=False) for n in ("data", "indices", "indptr")
         )
-        num_docs = model.scores.get("num_docs")
-        indptr = np.asarray(model.scores["indptr"])
-        # Every searchable term id must index a row of the term matrix (bm25s appends an unused
-        # "" term to the vocabulary after building it, so the vocabulary may be one longer).
-        term_ids = [i for t, i in model.vocab_dict.items() if t]
-        if (
-            num_docs != len(page_ids)
-            or indptr.ndim != 1
-            or not term_ids
-            or max(term_ids) >= len(indptr) - 1
-            or int(indptr[-1]) != len(model.scores["data"])
-        ):
-            raise ValueError(f"{folder}: index arrays do not match {len(page_ids)} page ids")
-        retriever._model = model
-        retriever.page_ids = page_ids
+        try:
+            retriever._set_arrays(page_ids, data, indices, indptr, vocab)
+        except ValueError as exc:
+            raise ValueError(f"{folder}: {exc}") from None
         return retriever
 
     @classmethod
