@@ -75,6 +75,8 @@ class OracleAgent(Agent):
             if target == current and self.zoom and target not in self._zoomed:
                 box = self._evidence_box(query, target)
                 self._zoomed.add(target)
+                if box is not None:
+                    box = self._with_line_label(target, box)
                 if box is not None and info["view"] is not None:
                     return self.action_set.format(self._crop_action(box, info["view"]))
             if target not in shown:
@@ -142,6 +144,27 @@ class OracleAgent(Agent):
             min(b[1] for b in boxes),
             max(b[2] for b in boxes),
             max(b[3] for b in boxes),
+        )
+
+    def _with_line_label(self, page_id: PageId, box: BBox) -> BBox:
+        """Widen ``box`` leftwards to the start of its printed line (a table row's label).
+
+        A zoomed table cell is only useful with its row label in view. The widening stops where
+        the evidence would fall below 1.5x the legibility threshold in a view of this width.
+        """
+        from vrag_env.rendering import DEFAULT_VIEW_SIZE, LEGIBLE_PX
+
+        x1, y1, x2, y2 = box
+        line = [
+            w.box for w in self.corpus.pages[page_id].words if y1 <= (w.box[1] + w.box[3]) / 2 <= y2
+        ]
+        if not line:
+            return box
+        max_width = DEFAULT_VIEW_SIZE[1] * (y2 - y1) / (1.5 * LEGIBLE_PX) - 2 * self.context
+        return (
+            (max(min(b[0] for b in line), x2 - max_width, 0.0), y1, x2, y2)
+            if max_width > x2 - x1
+            else box
         )
 
     def _crop_action(self, box: BBox, view: dict[str, Any]) -> Crop:
