@@ -175,7 +175,7 @@ class CorpusWriter:
         >>> from vrag_env.types import Page, Query
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "mini"
         >>> with CorpusWriter(out, name="mini", build={"by": "doctest"}) as w:
-        ...     w.add_page(Page("a_1", "a", 1, 8, 8, ""), Image.new("RGB", (8, 8)))
+        ...     _ = w.add_page(Page("a_1", "a", 1, 8, 8, ""), Image.new("RGB", (8, 8)))
         ...     w.add_query(Query("q1", "What?", ("x",), ("a_1",), "test"))
         >>> Corpus(out)
         Corpus('...mini', pages=1, queries=1)
