@@ -74,6 +74,16 @@ class _LRU:
             self.data.popitem(last=False)
 
 
+def ocr_version() -> str | None:
+    """The installed ``rapidocr-onnxruntime`` version (``None`` when it is missing)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("rapidocr-onnxruntime")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def image_key(image: np.ndarray) -> str:
     """A content hash of an image array (shape and pixels)."""
     digest = hashlib.blake2b(digest_size=16)

@@ -3,11 +3,14 @@
 Two measurements, each a full :func:`vrag_env.corpora.ingest.ingest` run into a fresh folder
 (validation, rendering, text layer, PNG encoding, checksums, manifest):
 
-* ``text``: a 100-page PDF with a text layer (A4, ~40 lines a page) at 144 dpi, no OCR;
+* ``text``: a 100-page PDF with a text layer (A4, ~40 lines a page) at 144 dpi, no OCR (best of
+  ``--repeat`` runs);
 * ``ocr``: a 5-page PDF of scanned pages (images only) at 144 dpi, OCR'd with RapidOCR.
 
 Run with ``uv run python benchmarks/ingest_speed.py``; prints the figures and writes
-``benchmarks/results/ingest_speed.json``.
+``benchmarks/results/ingest_speed.json``. The machine's load average is recorded with each
+figure: on shared machines other processes' load lowers the wall-clock rates, while the CPU seconds
+per page stay comparable.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -75,21 +79,23 @@ def scan_pdf(path: Path, pages: int) -> None:
     doc.close()
 
 
-def measure(pdf: Path, out: Path, ocr: str) -> dict[str, float]:
+def measure(pdf: Path, out: Path, ocr: str) -> dict[str, Any]:
     """Ingest ``pdf`` into ``out`` and return pages, seconds and pages/s."""
     from vrag_env.corpora.ingest import FileSource, ingest
 
-    start = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    start, cpu = time.perf_counter(), time.process_time()
     report = ingest(FileSource([pdf]), out, ocr=ocr, progress=False)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu
     return {
         "pages": report.pages,
         "pages_ocr": report.pages_ocr,
         "seconds": round(seconds, 3),
         "pages_per_s": round(report.pages / seconds, 2),
-        "ocr_only_pages_per_s": round(report.pages_ocr / report.ocr_seconds, 3)
-        if report.ocr_seconds
-        else None,
+        # CPU time (all threads) per page: what the figure would be on idle cores, per core.
+        "cpu_seconds_per_page": round(cpu_seconds / report.pages, 4),
+        "load_average_before": None if load is None else round(load, 2),
     }
 
 
@@ -98,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text-pages", type=int, default=100)
     parser.add_argument("--ocr-pages", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="text runs; the best is reported")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +113,9 @@ def main() -> None:
         scan_pdf(root / "scans.pdf", args.ocr_pages)
         # Warm-up: imports, the PyMuPDF font cache and the OCR models (loaded once per process).
         measure(root / "scans.pdf", root / "warm", "auto")
-        text = measure(root / "text.pdf", root / "text", "never")
+        runs = [measure(root / "text.pdf", root / f"text{i}", "never") for i in range(args.repeat)]
+        text = dict(max(runs, key=lambda r: r["pages_per_s"] or 0.0))
+        text["all_runs_pages_per_s"] = [r["pages_per_s"] for r in runs]
         ocr = measure(root / "scans.pdf", root / "ocr", "auto")
     results = {
         "text_pdf_no_ocr": text,

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from tests.ingest_fixtures import (
 )
 from vrag_env.cli import main
 from vrag_env.corpora.corpus import Corpus
-from vrag_env.corpora.ingest import FileSource, ingest
+from vrag_env.corpora.ingest import FileSource, PageInput, ingest
 
 pytest.importorskip("pymupdf")
 pytest.importorskip("rapidocr_onnxruntime")
@@ -91,10 +92,10 @@ def test_text_layers(built: tuple[Path, Path, Path]) -> None:
         x1, y1, x2, y2 = word.box
         assert 0 <= x1 < x2 <= pdf_page.width and 0 <= y1 < y2 <= pdf_page.height
     # The scan and the images have no text layer: OCR finds the words that were drawn.
-    for page_id, word in [("scan_1", "ZEBRA"), ("photo_1", "PINEAPPLE"), ("shot_1", "MANGO")]:
+    for page_id, drawn in [("scan_1", "ZEBRA"), ("photo_1", "PINEAPPLE"), ("shot_1", "MANGO")]:
         page = corpus.pages[page_id]
         assert page.meta["text"] == "ocr"
-        assert word in page.text.upper()
+        assert drawn in page.text.upper()
     assert corpus.manifest["build"]["result"]["pages_ocr"] == 3
 
 
@@ -374,3 +375,34 @@ def test_cli_in_a_subprocess(tmp_path: Path) -> None:
     assert bad.stderr.strip().splitlines()[-1].startswith("vrag ingest: error:")
     assert "missing.pdf" in bad.stderr and "Traceback" not in bad.stderr
     _no_leftovers(tmp_path / "x")
+
+
+def test_failure_while_writing_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A truncated JPEG passes the header check and fails only when its pixels are decoded, after
+    # other pages were already written to the temporary folder.
+    src = tmp_path / "src"
+    src.mkdir()
+    make_text_pdf(src / "a.pdf", pages=3)
+    whole = make_image(tmp_path / "whole.jpg", ["CUT ME"], fmt="JPEG")
+    truncate_file(whole, src / "z_cut.jpg", keep=0.5)
+    _fails(["ingest", str(src), "--ocr", "never"], capsys, tmp_path / "out", "z_cut.jpg")
+
+
+def test_interrupted_ingest_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make_text_pdf(src / "a.pdf", pages=3)
+    pages = FileSource.iter_pages
+
+    def interrupted(self: FileSource, dpi: int) -> Iterator[PageInput]:
+        for n, page in enumerate(pages(self, dpi)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield page
+
+    monkeypatch.setattr(FileSource, "iter_pages", interrupted)
+    out = tmp_path / "out"
+    assert main(["ingest", str(src), "--out", str(out), "--no-progress"]) == 130
+    _no_leftovers(out)

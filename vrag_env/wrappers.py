@@ -74,6 +74,7 @@ _NAME = re.compile(
     r"\b[A-Z][\w'’.-]*(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][\w'’.-]*)*"
 )
 _TRAILING = ".,;:)(]["
+_ENUMERATOR = re.compile(r"(?:Table|Figure|Fig\.|Page|Note|Chart|Slide)\s*$|\bresults\s*$", re.I)
 _SHORT_WORDS = 6
 _LABEL_WORDS = 4
 """Row labels (a table's first column, a form's field names) have at most this many words."""
@@ -333,17 +334,20 @@ def span_kind(text: str) -> str:
     return "text"
 
 
-def is_heading(rows: Sequence[Sequence[Segment]], i: int, ratio: float = 0.95) -> bool:
-    """Whether row ``i`` looks like a heading (or a bullet): one segment, with a vertical gap of at
-    least 0.8 line heights above it, and not smaller than ``ratio`` times the line above."""
-    if len(rows[i]) != 1:
+def is_heading(rows: Sequence[Sequence[Segment]], i: int) -> bool:
+    """Whether row ``i`` looks like a heading (or a bullet, or a paragraph's first line): one
+    segment of words, with a vertical gap of at least 0.8 of its height above it."""
+    if len(rows[i]) != 1 or not _is_words(rows[i][0].text):
         return False
     if i == 0:
         return True
     seg = rows[i][0]
-    above = rows[i - 1]
-    gap = seg.box[1] - max(s.box[3] for s in above)
-    return gap >= 0.8 * seg.height and seg.height >= ratio * min(s.height for s in above)
+    gap = seg.box[1] - max(s.box[3] for s in rows[i - 1])
+    return gap >= 0.8 * seg.height
+
+
+def _is_words(text: str) -> bool:
+    return len(re.findall(r"[A-Za-z]", text)) >= 3
 
 
 def _is_label(text: str) -> bool:
@@ -422,6 +426,10 @@ def _spans(text: str) -> list[tuple[int, int]]:
         add(m.start(), m.end(), exclusive=True)
         taken.append((m.start(), m.end()))
     for m in _NUMBER.finditer(text):
+        if _ENUMERATOR.search(text[max(0, m.start() - 8) : m.start()]) or (
+            text[m.start() - 1 : m.start()] == "(" and text[m.end() : m.end() + 1] == ")"
+        ):
+            continue  # "Table 1", "Page 3", "(2)": numbering, not content
         add(m.start(), m.end(), exclusive=True)
     for m in _NAME.finditer(text):
         add(m.start(), m.end(), exclusive=True)
@@ -503,8 +511,8 @@ def rank_candidates(
             section = next(
                 (
                     rows[i][0].text
-                    for i in range(r - 1, max(-1, r - 16), -1)
-                    if headings[i] and seg.box[1] - rows[i][0].box[3] < 16 * seg.height
+                    for i in range(r - 1, max(-1, r - 30), -1)
+                    if headings[i] and seg.box[1] - rows[i][0].box[3] < 30 * seg.height
                 ),
                 "",
             )
@@ -653,7 +661,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     |---|---|---|
     | 0 | search | ``<search>{question}</search>``: the retriever's best page not shown yet, so repeating it shows the next result |
     | 1..9 | crop grid cell ``i`` | ``<bbox>`` of cell ``i`` (row-major) of a 3x3 grid over the current view |
-    | 10 | crop around the best line | a band around the legible line that best matches the question: the full view width, from one line above to ``best_band`` lines below (a table under its title, a paragraph); the cell with the most small print when nothing legible matches |
+    | 10 | crop around the best line | a band below the legible line that best matches the question: the full view width, from one line above it down by ``best_band`` x the width (a table or chart under its title, a paragraph); the cell with the most small print when nothing legible matches |
     | 11..18 | answer candidate ``k`` | ``<answer>{candidate k}</answer>``; an empty (invalid) answer when there are fewer candidates |
 
     Actions that cannot apply (crop before any search, a missing candidate) are passed on as the
@@ -679,7 +687,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         grid: Crop grid size.
         num_candidates: Answer macro-actions.
         image_size: Side of the observation image.
-        best_band: Height of the crop-best-line band, in line heights below the line.
+        best_band: Height of the crop-best-line band, as a fraction of the view region's width.
         max_steps: Step budget used for the step fraction (default: the env's ``TimeLimit``, else 10).
     """
 
@@ -689,7 +697,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         grid: int = GRID,
         num_candidates: int = NUM_CANDIDATES,
         image_size: int = IMAGE_SIZE,
-        best_band: float = 24.0,
+        best_band: float = 0.6,
         max_steps: int | None = None,
     ) -> None:
         super().__init__(env)
@@ -730,9 +738,8 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Reset the env and read the (blank) first view."""
         obs, info = self.env.reset(seed=seed, options=options)
-        self._question = str(obs["question"])
-        self._qa = analyze_question(self._question)
-        return self._observe(obs, info), info
+        self.start_episode(str(obs["question"]))
+        return self.observe(obs, info), info
 
     def step(
         self, action: np.int64 | int
@@ -740,7 +747,16 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         """Translate the macro-action into an env action string and step the env."""
         text = self.action_text(int(action))
         obs, reward, terminated, truncated, info = self.env.step(text)
-        return self._observe(obs, info), reward, terminated, truncated, info
+        return self.observe(obs, info), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------ for agents that step the env
+
+    def start_episode(self, question: str) -> None:
+        """Start reading for a new question (``reset`` calls it; so do agents that drive the
+        underlying env themselves and use this wrapper only to observe and translate)."""
+        self._question = question
+        self._qa = analyze_question(question)
+        self._candidates = []
 
     # ------------------------------------------------------------------ translation
 
@@ -783,21 +799,13 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         )
 
     def _band_below(self, seg: Segment, region: BBox) -> BBox:
-        """The crop-best-line region: the view's width, from one line above ``seg`` down to the
-        next heading at least as large (see :func:`is_heading`: the next section or bullet),
-        within ``[3, best_band]`` line heights and at most 60% of the view's height."""
+        """The crop-best-line region: the view's full width, from one line above ``seg`` down by
+        ``best_band`` times the view's width (a table or chart under its title, a paragraph with
+        its notes). With the width fixed, the band's height barely changes the zoom, so it is
+        generous."""
         x1, y1, x2, y2 = region
-        lh = seg.height
-        top = max(y1, seg.box[1] - lh)
-        limit = min(seg.box[1] + self.best_band * lh, top + 0.6 * (y2 - y1), y2)
-        bottom = limit
-        rows = group_rows(self._segments)
-        for i, row in enumerate(rows):
-            head = row[0]
-            if head.box[1] > seg.box[3] and head.height >= 0.95 * lh and is_heading(rows, i, 0.0):
-                bottom = min(bottom, head.box[1])
-                break
-        bottom = max(bottom, min(limit, seg.box[3] + 3 * lh))
+        top = max(y1, seg.box[1] - seg.height)
+        bottom = min(y2, top + self.best_band * (x2 - x1))
         return (x1, top, x2, bottom)
 
     def _view_crop(self, region: BBox, view: Any) -> Crop:
@@ -883,7 +891,9 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
                     break
         return counts
 
-    def _observe(self, obs: dict[str, Any], info: dict[str, Any]) -> dict[str, np.ndarray]:
+    def observe(self, obs: dict[str, Any], info: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The wrapper's observation for an env observation and info (also ranks candidates,
+        which :meth:`action_text` answers with)."""
         self._read_view(info)
         qa = self._qa
         assert qa is not None
@@ -935,13 +945,11 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
 
 
 def _downscale(image: np.ndarray, size: int) -> np.ndarray:
-    """Area-average a ``(H, W, 3)`` uint8 image to ``(size, size, 3)`` (H and W multiples of size
-    are fastest; other sizes are resampled with Pillow)."""
-    h, w = image.shape[:2]
-    if h % size == 0 and w % size == 0:
-        fh, fw = h // size, w // size
-        small = image.reshape(size, fh, size, fw, 3).mean(axis=(1, 3))
-        return np.asarray(np.round(small), np.uint8)
+    """Box-filter a ``(H, W, 3)`` uint8 image down to ``(size, size, 3)``."""
     from PIL import Image
 
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BOX), np.uint8)
+    pil = Image.fromarray(image)
+    h, w = image.shape[:2]
+    if h % size == 0 and w % size == 0 and h // size == w // size:
+        return np.asarray(pil.reduce(h // size), np.uint8)
+    return np.asarray(pil.resize((size, size), Image.Resampling.BOX), np.uint8)

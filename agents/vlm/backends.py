@@ -30,7 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.vlm.chat import Message, build_model_inputs, count_images, to_openai_messages
+from agents.vlm.chat import (
+    Message,
+    build_model_inputs,
+    count_images,
+    message_to_action,
+    to_openai_messages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -254,15 +260,16 @@ class TransformersBackend(Backend):
                 else ""
             )
             raise OSError(f"cannot load the VLM from {where}: {exc}{hint}") from exc
-        self.model.to(self.device).eval()
+        self.model.to(self.device)  # type: ignore[arg-type]
+        self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
 
     @property
     def max_image_pixels(self) -> int | None:
         """The image processor's ``longest_edge`` pixel budget (Qwen2-VL family), when it has one."""
         image_processor = getattr(self.processor, "image_processor", None)
-        size = getattr(image_processor, "size", None)
-        value = size.get("longest_edge") if hasattr(size, "get") else None
+        size: Any = getattr(image_processor, "size", None)
+        value = size.get("longest_edge") if size is not None and hasattr(size, "get") else None
         value = value or getattr(image_processor, "max_pixels", None)
         return int(value) if value else None
 
@@ -513,19 +520,26 @@ class OpenAIBackend(Backend):
             ) from exc
         calls = message.get("tool_calls") or []
         if calls:
-            from agents.vlm.chat import message_to_action
-
             prefix = message.get("content") or ""
             return f"{prefix}<tool_call>\n{message_to_action(message)}\n</tool_call>"
         text = str(message.get("content") or "")
         text, matched = cut_at_stop(text, s.stop)
-        if matched is None and choice.get("finish_reason") == "stop":
-            reason = choice.get("stop_reason")
-            text = restore_stop(text, s.stop, reason if isinstance(reason, str) else None)
+        stop_sent = bool(s.stop) and self.server_stop is True
+        if matched is None and stop_sent and choice.get("finish_reason") == "stop":
+            if "stop_reason" in choice:  # vLLM: the matched stop string, or None for EOS
+                reason = choice["stop_reason"]
+                if isinstance(reason, str):
+                    text = restore_stop(text, s.stop, reason)
+            else:
+                text = restore_stop(text, s.stop)
         return text
 
     def _post_chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a chat request; on the first one with ``stop``, fall back when the server fails on it."""
+        """POST a chat request; on the first one with ``stop``, fall back when the server fails on it.
+
+        The probe is not retried: any HTTP error on it (even a transient one) switches to cutting
+        replies client-side, which gives the same replies and only costs generated tokens.
+        """
         if "stop" not in body or self.server_stop is not None:
             return self._request("POST", "/chat/completions", body)
         try:

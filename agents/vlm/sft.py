@@ -314,11 +314,14 @@ def sample_rollouts(
                         eos_token_id=eos,
                         pad_token_id=pad,
                     )
-                new_tokens = output[:, inputs["input_ids"].shape[1] :]
+                prompt_length = inputs["input_ids"].shape[1]
+                new_tokens = output[:, prompt_length:]
                 still_active = []
                 for row, i in enumerate(active):
                     ids = [t for t in new_tokens[row].tolist() if t != pad]
-                    parsed = parse_response(tokenizer, ids)
+                    # The parser anchors on the assistant header, so it needs the (unpadded) prompt.
+                    prefix = inputs["input_ids"][row][inputs["attention_mask"][row].bool()].tolist()
+                    parsed = parse_response(tokenizer, ids, prefix=prefix, tools=tools)
                     if len(stats.samples) < keep_samples:
                         stats.samples.append(tokenizer.decode(ids, skip_special_tokens=False))
                     env = envs[i]

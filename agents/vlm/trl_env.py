@@ -41,9 +41,8 @@ DEFAULT_ENV_ID = "VRAG-v0"
 """Env the adapter drives unless told otherwise."""
 
 INSTRUCTIONS = (
-    "Answer the question about a collection of document pages. Call search to retrieve a page "
-    "image, crop to zoom into a region of the image you see now (fractions 0 to 1 of its width "
-    "and height), and answer to submit a short final answer."
+    "Answer the question from the document pages: search retrieves a page image, crop zooms into "
+    "the image you see, answer submits a short final answer."
 )
 """Task text put before the question in the user message (tool schemas come from the template)."""
 
@@ -206,41 +205,38 @@ class VRAGToolEnv:
     # ------------------------------------------------------------------ tools
 
     def search(self, query: str) -> list:
-        """Search the document collection and show the best matching page not shown yet.
+        """Search the document pages and show the best match not shown yet.
 
         Args:
-            query: Keywords describing the page to find, for example a company name, a year and
-                the quantity asked about.
+            query: Keywords for the page, e.g. a name, a year and a quantity.
 
         Returns:
-            The page image and a note on the result, or an error message.
+            The page image and a note, or an error.
         """
         return self._call("search", {"query": query})
 
     def crop(self, x1: float, y1: float, x2: float, y2: float) -> list:
-        """Zoom into a region of the image shown now, to read small print.
-
-        Coordinates are fractions from 0 to 1 of the image width (x) and height (y).
+        """Zoom into a region of the image shown now to read small print.
 
         Args:
-            x1: Left edge of the region.
-            y1: Top edge of the region.
-            x2: Right edge of the region.
-            y2: Bottom edge of the region.
+            x1: Left edge, a fraction 0-1 of the width.
+            y1: Top edge, a fraction 0-1 of the height.
+            x2: Right edge (0-1).
+            y2: Bottom edge (0-1).
 
         Returns:
-            The enlarged region as an image and a note, or an error message.
+            The zoomed image and a note, or an error.
         """
         return self._call("crop", {"box": [x1, y1, x2, y2]})
 
     def answer(self, answer: str) -> str:
-        """Submit the final answer and end the episode.
+        """Submit the final answer; this ends the episode.
 
         Args:
-            answer: The short answer: a number, name or phrase.
+            answer: A short answer: a number, name or phrase.
 
         Returns:
-            A confirmation, or an error message.
+            A confirmation or an error.
         """
         blocks = self._call("answer", {"answer": answer})
         return "\n".join(b["text"] for b in blocks if b.get("type") == "text")

@@ -385,7 +385,7 @@ class IngestReport:
         skipped: ``(uid, reason)`` of queries left out (``skip_bad_queries`` / unanswerable).
         splits: Queries per split.
         seconds: Wall time.
-        ocr_seconds: Time spent in OCR.
+        ocr_seconds: Time spent in OCR, summed over the worker threads.
     """
 
     out: Path
@@ -418,8 +418,9 @@ class IngestReport:
                 f"  splits: {splits}; answer located in a text layer for "
                 f"{self.evidence}/{self.queries} queries"
             )
-        if self.pages_ocr and self.ocr_seconds > 0:
-            lines.append(f"  OCR: {self.pages_ocr / self.ocr_seconds:.2f} pages/s")
+        if self.pages_ocr:
+            per_page = self.ocr_seconds / self.pages_ocr
+            lines.append(f"  OCR: {per_page:.1f} s per page and worker thread")
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)} queries:")
             lines.extend(f"    {reason}" for _, reason in self.skipped[:20])
@@ -480,34 +481,6 @@ def _existing_request(out: Path) -> dict[str, Any] | None:
     if not isinstance(build, dict):
         return None
     return {k: v for k, v in build.items() if k != "result"}
-
-
-class _PngWriter:
-    """Encodes page PNGs on a few threads (zlib releases the GIL) with a bounded backlog."""
-
-    def __init__(self, folder: Path, workers: int) -> None:
-        self.folder = folder
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="png")
-        self.pending: deque[Future[None]] = deque()
-        self.limit = 2 * max(1, workers)
-
-    @staticmethod
-    def _save(image: Image.Image, path: Path) -> None:
-        image.save(path, format="PNG", compress_level=1)
-
-    def submit(self, image: Image.Image, page_id: PageId) -> None:
-        while len(self.pending) >= self.limit:
-            self.pending.popleft().result()
-        path = self.folder / f"{page_id}.png"
-        self.pending.append(self.pool.submit(self._save, image, path))
-
-    def close(self, *, wait_for_all: bool) -> None:
-        try:
-            if wait_for_all:
-                while self.pending:
-                    self.pending.popleft().result()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_options(ocr: str, dpi: int, split: str | None) -> None:
@@ -578,7 +551,7 @@ def ingest(
             built from another one.
         name: Corpus name (default: the folder name).
         progress: Show a progress bar over pages.
-        workers: Threads encoding page PNGs.
+        workers: Threads running OCR and encoding page PNGs.
 
     Returns:
         What was done; ``up_to_date`` when ``out`` already matched and nothing was written.
@@ -633,7 +606,7 @@ def _ingest(
     )
     if not force and is_corpus(out_path) and _existing_request(out_path) == request:
         manifest = json.loads((out_path / MANIFEST).read_text(encoding="utf-8"))
-        logger.info("%s is up to date; nothing to do (pass --force to rebuild)", out_path)
+        logger.debug("%s is up to date; nothing to do", out_path)
         return IngestReport(
             out=out_path,
             up_to_date=True,
@@ -690,6 +663,35 @@ def _ingest(
     return report
 
 
+@dataclass
+class _Done:
+    """A page processed by a worker: its text layer, saved image and OCR timing."""
+
+    item: PageInput
+    words: tuple[Word, ...]
+    ocr_used: bool
+    ocr_seconds: float
+
+
+def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
+    """Worker: give a page its text layer (OCR if needed) and save its PNG.
+
+    Runs on a thread pool: ONNX Runtime and zlib release the GIL, so two workers use two cores.
+    """
+    from vrag_env.corpora.ocr import ocr_image
+    from vrag_env.corpora.pdf import has_usable_text
+
+    words = item.words
+    ocr_used = ocr == "always" or (ocr == "auto" and (words is None or not has_usable_text(words)))
+    seconds = 0.0
+    if ocr_used:
+        t0 = time.perf_counter()
+        words = tuple(ocr_image(item.image))
+        seconds = time.perf_counter() - t0
+    item.image.save(png_path, format="PNG", compress_level=1)
+    return _Done(item, words or (), ocr_used, seconds)
+
+
 def _write_pages(
     writer: CorpusWriter,
     source: Source,
@@ -704,56 +706,58 @@ def _write_pages(
 ) -> tuple[dict[PageId, tuple[Word, ...]], set[PageId]]:
     """Decode, text-layer and save every page.
 
+    The source decodes pages in this thread; ``workers`` threads OCR them and encode the PNGs.
+    Results are recorded in source order, with at most ``2 * workers`` pages in flight.
+
     Returns:
         The words of the ``keep_words`` pages, and the ids of all pages written.
     """
     from tqdm.auto import tqdm
 
-    from vrag_env.corpora.ocr import ocr_image
-    from vrag_env.corpora.pdf import has_usable_text
-
     words_of: dict[PageId, tuple[Word, ...]] = {}
     written: set[PageId] = set()
-    png = _PngWriter(writer.tmp_dir / IMAGES_DIR, workers)
-    ok = False
+    folder = writer.tmp_dir / IMAGES_DIR
+    workers = max(1, workers)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vrag-ingest")
+    pending: deque[Future[_Done]] = deque()
+
+    def record(done: _Done) -> None:
+        item = done.item
+        page_id = f"{item.doc}_{item.page}"
+        writer.add_page(
+            Page(
+                page_id=page_id,
+                doc=item.doc,
+                page=item.page,
+                width=item.image.width,
+                height=item.image.height,
+                image="",
+                words=done.words,
+                kind=item.kind,
+                meta={**item.meta, "text": _text_origin(done.ocr_used, done.words)},
+            )
+        )
+        written.add(page_id)
+        if page_id in keep_words:
+            words_of[page_id] = done.words
+        report.pages += 1
+        report.pages_ocr += done.ocr_used
+        report.ocr_seconds += done.ocr_seconds
+        bar.update(1)
+
     # disable=None: a bar on terminals only, so logs and CI output stay clean.
     bar = tqdm(total=total, unit="page", desc="ingest", disable=None if progress else True)
     try:
         for item in source.iter_pages(dpi):
-            page_id = f"{item.doc}_{item.page}"
-            words = item.words
-            ocr_used = ocr == "always" or (
-                ocr == "auto" and (words is None or not has_usable_text(words))
-            )
-            if ocr_used:
-                t0 = time.perf_counter()
-                words = tuple(ocr_image(item.image))
-                report.ocr_seconds += time.perf_counter() - t0
-                report.pages_ocr += 1
-            words = words or ()
-            png.submit(item.image, page_id)
-            writer.add_page(
-                Page(
-                    page_id=page_id,
-                    doc=item.doc,
-                    page=item.page,
-                    width=item.image.width,
-                    height=item.image.height,
-                    image="",
-                    words=words,
-                    kind=item.kind,
-                    meta={**item.meta, "text": _text_origin(ocr_used, words)},
-                )
-            )
-            written.add(page_id)
-            if page_id in keep_words:
-                words_of[page_id] = words
-            report.pages += 1
-            bar.update(1)
-        ok = True
+            png_path = folder / f"{item.doc}_{item.page}.png"
+            pending.append(pool.submit(_process_page, item, ocr, png_path))
+            while len(pending) > 2 * workers:
+                record(pending.popleft().result())
+        while pending:
+            record(pending.popleft().result())
     finally:
         bar.close()
-        png.close(wait_for_all=ok)
+        pool.shutdown(wait=True, cancel_futures=True)
     return words_of, written
 
 

@@ -88,14 +88,17 @@ def open_pdf(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file (0 bytes); remove it or replace it with a valid PDF")
+    # MuPDF may print repair messages to stderr; the errors that matter are raised below instead.
+    shown = fitz.TOOLS.mupdf_display_errors()
     fitz.TOOLS.mupdf_display_errors(False)
-    fitz.TOOLS.reset_mupdf_warnings()
     try:
         doc = fitz.open(path, filetype="pdf")
     except Exception as exc:  # PyMuPDF raises FileDataError, RuntimeError, ...
         raise ValueError(
             f"{path}: not a readable PDF ({exc}); re-export or re-download it"
         ) from exc
+    finally:
+        fitz.TOOLS.mupdf_display_errors(shown)
     try:
         if doc.needs_pass:
             raise ValueError(

@@ -43,6 +43,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -210,6 +211,7 @@ class MultiVectorIndex:
         if faiss_index is not None:
             faiss_index.nprobe = min(self.config.nprobe, faiss_index.nlist)
         self._blocks = _page_blocks(self.offsets, self.config.block_tokens)
+        self._scratch = threading.local()
 
     # ----------------------------------------------------------------------------------------------
     # Building
@@ -257,9 +259,53 @@ class MultiVectorIndex:
             if not np.isfinite(block).all():
                 raise ValueError(f"page {page_ids[i]!r} has NaN or infinite vectors")
             vectors[offsets[i] : offsets[i + 1]] = block
+        return cls.from_arrays(page_ids, vectors, offsets, config)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        page_ids: Sequence[PageId],
+        vectors: np.ndarray,
+        offsets: np.ndarray,
+        config: MultiVectorConfig | None = None,
+    ) -> MultiVectorIndex:
+        """Build an index over vectors already laid out back to back (no copy of ``vectors``).
+
+        Args:
+            page_ids: Page ids in corpus order (unique).
+            vectors: ``(num_tokens, dim)`` float16 array, finite.
+            offsets: ``(num_pages + 1,)`` row offsets: page ``i`` owns ``offsets[i]:offsets[i + 1]``.
+            config: Build and search settings.
+
+        Raises:
+            ValueError: If the arrays are inconsistent or ``vectors`` is not float16.
+        """
+        config = config if config is not None else MultiVectorConfig()
+        if vectors.dtype != np.float16:
+            raise ValueError(f"vectors must be float16, got {vectors.dtype}")
         method = config.resolve_method(len(vectors))
-        faiss_index = None if method == "exact" else _build_faiss(vectors, method, config)
+        faiss_index = None
+        if method != "exact":
+            _check_layout(list(page_ids), vectors, np.asarray(offsets))
+            faiss_index = _build_faiss(vectors, method, config)
         return cls(page_ids, vectors, offsets, config, faiss_index, method)
+
+    def compatible_with(self, config: MultiVectorConfig) -> bool:
+        """Whether ``config`` would build this same index (search-time settings aside)."""
+        if config.resolve_method(self.num_tokens) != self.method:
+            return False
+        if self.method == "exact":
+            return True
+        build = ["nlist", "train_points", "kmeans_iters", "seed"]
+        if self.method == "ivfpq":
+            build += ["pq_m", "pq_bits"]
+        return all(getattr(config, f) == getattr(self.config, f) for f in build)
+
+    def rebuilt(self, config: MultiVectorConfig) -> MultiVectorIndex:
+        """A new index over the same stored vectors with other settings (no re-embedding)."""
+        return MultiVectorIndex.from_arrays(
+            self.page_ids, np.array(self.vectors, dtype=np.float16), self.offsets, config
+        )
 
     # ----------------------------------------------------------------------------------------------
     # Properties
@@ -294,20 +340,34 @@ class MultiVectorIndex:
     # Scoring and search
     # ----------------------------------------------------------------------------------------------
 
+    def _buffer(self, rows: int) -> np.ndarray:
+        """A per-thread float32 scratch block: reusing it avoids fresh page faults per block."""
+        buf: np.ndarray | None = getattr(self._scratch, "buf", None)
+        if buf is None or len(buf) < rows:
+            buf = np.empty((max(rows, min(self.config.block_tokens, self.num_tokens)), self.dim),
+                           dtype=np.float32)  # fmt: skip
+            self._scratch.buf = buf
+        return buf[:rows]
+
+    def _maxsim_block(self, q: np.ndarray, block: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """MaxSim of query ``q`` against the pages in ``block`` (fp16 rows; pages start at ``starts``)."""
+        vecs = self._buffer(len(block))
+        np.copyto(vecs, block)
+        sims = q @ vecs.T  # (query tokens, block tokens)
+        return np.maximum.reduceat(sims, starts, axis=1).sum(axis=0)
+
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Exact MaxSim scores of every page for ``query`` (``(n, dim)``), as float32."""
-        q_t = np.ascontiguousarray(_as_query(query, self.dim).T)
+        q = _as_query(query, self.dim)
         out = np.empty(self.num_pages, dtype=np.float32)
         for p0, p1 in self._blocks:
             t0, t1 = int(self.offsets[p0]), int(self.offsets[p1])
-            sims = np.asarray(self.vectors[t0:t1], dtype=np.float32) @ q_t
-            best = np.maximum.reduceat(sims, self.offsets[p0:p1] - t0, axis=0)
-            out[p0:p1] = best.sum(axis=1)
+            out[p0:p1] = self._maxsim_block(q, self.vectors[t0:t1], self.offsets[p0:p1] - t0)
         return out
 
     def scores_of(self, query: np.ndarray, pages: np.ndarray) -> np.ndarray:
         """Exact MaxSim scores of the pages at positions ``pages`` (any order), as float32."""
-        q_t = np.ascontiguousarray(_as_query(query, self.dim).T)
+        q = _as_query(query, self.dim)
         pages = np.asarray(pages, dtype=np.int64)
         out = np.empty(len(pages), dtype=np.float32)
         lengths = self.offsets[pages + 1] - self.offsets[pages]
@@ -325,8 +385,7 @@ class MultiVectorIndex:
             rows = np.repeat(self.offsets[pages[start:stop]] - local, chunk_len) + np.arange(
                 int(chunk_len.sum())
             )
-            sims = np.asarray(self.vectors[rows], dtype=np.float32) @ q_t
-            out[start:stop] = np.maximum.reduceat(sims, local, axis=0).sum(axis=1)
+            out[start:stop] = self._maxsim_block(q, self.vectors[rows], local)
             start = stop
         return out
 
@@ -429,7 +488,9 @@ class MultiVectorIndex:
         page_ids = json.loads((folder / PAGE_IDS_FILE).read_text(encoding="utf-8"))
         if not isinstance(page_ids, list) or not all(isinstance(p, str) for p in page_ids):
             raise ValueError(f"{folder / PAGE_IDS_FILE}: expected a list of page ids")
-        vectors = np.load(folder / VECTORS_FILE, mmap_mode="r" if mmap else None, allow_pickle=False)
+        vectors = np.load(
+            folder / VECTORS_FILE, mmap_mode="r" if mmap else None, allow_pickle=False
+        )
         offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
         if vectors.dtype != np.float16 or offsets.dtype != np.int64:
             raise ValueError(f"{folder}: expected float16 vectors and int64 offsets")
@@ -487,10 +548,15 @@ def _build_faiss(vectors: np.ndarray, method: str, config: MultiVectorConfig) ->
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = config.seed
     index.cp.niter = config.kmeans_iters
-    # PQ codebooks need >= 2**bits points per sub-quantiser; the coarse k-means >= 39 per list.
-    n_train = max(nlist * config.train_points, 2**config.pq_bits * 4 if method == "ivfpq" else 0)
-    n_train = min(num_tokens, n_train)
+    n_train = min(num_tokens, nlist * config.train_points)
     index.cp.max_points_per_centroid = max(1, -(-n_train // nlist))
+    if method == "ivfpq":
+        # The PQ codebooks (pq_m k-means runs in dim / pq_m dimensions) dominate the build time;
+        # 40 points per code is just above faiss's minimum of 39.
+        n_train = min(num_tokens, max(n_train, 40 * 2**config.pq_bits))
+        index.pq.cp.seed = config.seed
+        index.pq.cp.niter = config.kmeans_iters
+        index.pq.cp.max_points_per_centroid = 40
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(num_tokens, size=n_train, replace=False))
     index.train(np.asarray(vectors[sample], dtype=np.float32))

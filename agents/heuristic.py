@@ -1,0 +1,318 @@
+"""The ``heuristic`` agent: a deterministic OCR pipeline (RapidOCR) with no learned parts.
+
+Per question (all from the observation image; nothing privileged):
+
+1. **Search** with the question.
+2. **Read the page view** with OCR, selectively: RapidOCR's detector finds every text box, and the
+   recogniser reads all of them except the inner cells of tables (a table's header row and row labels
+   are enough to locate a cell). If the page does not mention the question's year, or too few of its
+   content words, **search again** (the env then shows the next result), up to ``max_searches``.
+3. **Choose a region** whose words best match the question: for a table, the rectangle from the
+   best-matching row label to the best-matching column header; after a heading (a chart or table
+   title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
+4. **Read the zoomed view** (every box) and **extract the answer span**: the shared extractor
+   :func:`vrag_env.wrappers.rank_candidates` scores numbers, dates, names and codes by how well their
+   context (row label, column header, the words around them, the section title) matches the question
+   and whether their kind fits it ("how many" wants a number, "who" a name).
+5. **Answer**. Questions about a change between two years (``... between 2021 and 2022``) are split
+   into two look-ups, one per year, and answered with the difference.
+
+Everything is deterministic: the same observations give the same actions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import Agent
+from agents.ocr import OCRReader, TextBox, get_reader
+from vrag_env.actions import ActionSet, Answer, Crop, Search
+from vrag_env.types import BBox
+from vrag_env.wrappers import (
+    Candidate,
+    QuestionAnalysis,
+    Segment,
+    analyze_question,
+    group_rows,
+    is_heading,
+    match_score,
+    matched_terms,
+    rank_candidates,
+)
+
+_TWO_YEARS = re.compile(
+    r"\bbetween (?P<a>(?:19|20)\d\d) and (?P<b>(?:19|20)\d\d)\b"
+    r"|\bfrom (?:Q[1-4] )?(?P<c>(?:19|20)\d\d) to (?:Q[1-4] )?(?P<d>(?:19|20)\d\d)\b"
+    r"|\bin (?P<e>(?:19|20)\d\d) than in (?P<f>(?:19|20)\d\d)\b"
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+@dataclass
+class _Lookup:
+    """One look-up: a (sub-)question, and what was read for it."""
+
+    question: str
+    qa: QuestionAnalysis
+    searches: int = 0
+    answer: str | None = None
+
+
+class HeuristicAgent(Agent):
+    """Search, read, zoom, read again, extract: a classic OCR question-answering pipeline.
+
+    Args:
+        action_set: The env's action set (dialect and view size).
+        max_searches: Searches per look-up before settling for the page shown.
+        min_match: Weighted share of the question's specific words a page must show to be accepted.
+        reader: The OCR reader (default: the shared, cached one).
+    """
+
+    name = "heuristic"
+
+    def __init__(
+        self,
+        action_set: ActionSet,
+        max_searches: int = 3,
+        min_match: float = 0.5,
+        reader: OCRReader | None = None,
+    ) -> None:
+        self.action_set = action_set
+        self.max_searches = max_searches
+        self.min_match = min_match
+        self.reader = reader or get_reader()
+        self._plan: list[_Lookup] = []
+        self._step = 0
+        self._fallback: list[Candidate] = []
+
+    @classmethod
+    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> HeuristicAgent:
+        """Use the env's action set."""
+        return cls(env.unwrapped.action_set, **options)  # type: ignore[attr-defined]
+
+    def config(self) -> dict[str, Any]:
+        """Search budget, page-acceptance threshold, dialect and OCR engine."""
+        from agents.ocr import ocr_version
+
+        return {
+            "max_searches": self.max_searches,
+            "min_match": self.min_match,
+            "dialect": self.action_set.dialect,
+            "ocr": f"rapidocr-onnxruntime {ocr_version()}",
+        }
+
+    def reset(self) -> None:
+        """Forget the previous question."""
+        self._plan = []
+        self._step = 0
+        self._fallback = []
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        """The next action of the pipeline (see the module docstring)."""
+        if not self._plan:
+            self._plan = [_Lookup(q, analyze_question(q)) for q in split_question(observation["question"])]
+        self._step += 1
+        lookup = next((lk for lk in self._plan if lk.answer is None), None)
+        if lookup is None:
+            return self._format(Answer(self._final_answer()))
+        kind = info.get("action_kind")
+        image = np.asarray(observation["image"])
+        if lookup.searches == 0 or info.get("view") is None:
+            return self._search(lookup)
+        if kind == "invalid":  # the crop was refused: settle for what the page view showed
+            lookup.answer = self._fallback[0].text if self._fallback else ""
+            return self.act(observation, {**info, "action_kind": None, "view": None})
+        if kind == "crop":
+            lookup.answer = self._read_answer(image, lookup)
+            return self.act(observation, {**info, "action_kind": None, "view": None})
+        # A page view just came back from a search: check it, then zoom in.
+        segments = self._read_page(image)
+        if not self._page_matches(segments, lookup) and lookup.searches < self.max_searches:
+            return self._search(lookup)
+        self._fallback = rank_candidates(segments, lookup.qa, limit=4)
+        region = self._choose_region(segments, lookup.qa, info["view"])
+        if region is None:
+            lookup.answer = self._fallback[0].text if self._fallback else ""
+            return self.act(observation, {**info, "action_kind": None, "view": None})
+        return self._format(Crop(region, "view"))
+
+    def _search(self, lookup: _Lookup) -> str:
+        lookup.searches += 1
+        return self._format(Search(lookup.question[: self.action_set.max_query_chars]))
+
+    def _format(self, action: Answer | Crop | Search) -> str:
+        if isinstance(action, Crop) and self.action_set.dialect == "tool":
+            height, width = self.action_set.view_size
+            x1, y1, x2, y2 = action.box
+            action = Crop((x1 / width, y1 / height, x2 / width, y2 / height), "normalized")
+        return self.action_set.format(action)
+
+    def _final_answer(self) -> str:
+        answers = [lk.answer or "" for lk in self._plan]
+        if len(answers) == 1:
+            return answers[0] or "unknown"
+        return difference(answers[0], answers[1]) or answers[-1] or "unknown"
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_page(self, image: np.ndarray) -> list[Segment]:
+        """Read a page view: every detected box except the inner cells of tables."""
+        boxes = self.reader.detect(image)
+        rows = group_rows([Segment("", b) for b in boxes])
+        wanted: list[BBox] = []
+        for i, row in enumerate(rows):
+            above = rows[i - 1] if i > 0 else []
+            inner = (
+                len(row) >= 3
+                and len(above) >= 3
+                and row[0].box[1] - max(s.box[3] for s in above) < 1.2 * row[0].height
+            )
+            wanted += [s.box for s in (row[:1] if inner else row)]
+        return _segments(self.reader.recognize(image, wanted))
+
+    def _read_answer(self, image: np.ndarray, lookup: _Lookup) -> str:
+        """Read the whole zoomed view and return the best answer span."""
+        segments = _segments(self.reader.read(image))
+        ranked = rank_candidates(segments, lookup.qa, limit=4)
+        best = ranked[0] if ranked else None
+        fallback = self._fallback[0] if self._fallback else None
+        if best is None or (fallback is not None and fallback.score > best.score + 0.3):
+            best = fallback
+        return best.text if best is not None else ""
+
+    def _page_matches(self, segments: list[Segment], lookup: _Lookup) -> bool:
+        """Whether the page shows the question's year(s) and enough of its specific words."""
+        text = " ".join(s.text for s in segments)
+        qa = lookup.qa
+        years = [t for t in qa.terms if _YEAR.fullmatch(t)]
+        if years and not any(y in text for y in years):
+            return False
+        specific = {t: w for t, w in qa.terms.items() if not _YEAR.fullmatch(t) and w >= 1.0}
+        if not specific:
+            return True
+        found = matched_terms(qa, text)
+        return sum(w for t, w in specific.items() if t in found) / sum(specific.values()) >= self.min_match
+
+    # ------------------------------------------------------------------ choosing where to zoom
+
+    def _choose_region(
+        self, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
+    ) -> BBox | None:
+        """The view-pixel box to crop: a table cell's row and column, a block under a heading, or
+        the best-matching line with its neighbours."""
+        if not segments:
+            return None
+        ox, oy, cw, ch = view["content_box"]
+        content = (float(ox), float(oy), float(ox + cw), float(oy + ch))
+        rows = group_rows(segments)
+        scored = [
+            (match_score(qa, seg.text), -seg.box[1], r, seg)
+            for r, row in enumerate(rows)
+            for seg in row
+        ]
+        score, _, r, best = max(scored, key=lambda t: (t[0], t[1]))
+        if score <= 0:
+            return None
+        row = rows[r]
+        h = best.height
+        if len(row) >= 3 and row[0] is best:
+            # A table row label: add the best-matching column header above it.
+            header = _header_row(rows, r)
+            col = max(header, key=lambda s: match_score(qa, s.text)) if header else None
+            if col is not None and match_score(qa, col.text) > 0:
+                box = (best.box[0], col.box[1], col.box[2], best.box[3])
+            else:
+                box = (best.box[0], best.box[1], row[-1].box[2], best.box[3])
+            return _clip(_pad(box, 0.6 * h, 1.5 * h), content)
+        if is_heading(rows, r) and len(best.text.split()) <= 10:
+            # A title: the block below it, down to the next heading.
+            bottom = content[3]
+            for i in range(r + 1, len(rows)):
+                if is_heading(rows, i) and rows[i][0].height >= 0.9 * h:
+                    bottom = rows[i][0].box[1]
+                    break
+            box = (content[0], best.box[1] - 0.5 * h, content[2], min(bottom, best.box[1] + 0.6 * (content[3] - content[1])))
+            return _clip(box, content)
+        # A line of text or a label: it, the line above and the lines below.
+        x1 = min(s.box[0] for s in row)
+        x2 = max(s.box[2] for s in row)
+        return _clip(_pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content)
+
+
+def _segments(read: list[TextBox]) -> list[Segment]:
+    return [Segment(t.text.strip(), t.box) for t in read if t.text.strip()]
+
+
+def _header_row(rows: list[list[Segment]], r: int) -> list[Segment]:
+    """The first multi-cell row of the table block that row ``r`` belongs to."""
+    header = rows[r]
+    for i in range(r - 1, -1, -1):
+        row = rows[i]
+        if len(row) < 3 or rows[i + 1][0].box[1] - max(s.box[3] for s in row) > 1.5 * row[0].height:
+            break
+        header = row
+    return header[1:] if header is not rows[r] else []
+
+
+def _pad(box: BBox, dx: float, dy: float, below: float | None = None) -> BBox:
+    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + (dy if below is None else below))
+
+
+def _clip(box: BBox, bounds: BBox) -> BBox:
+    x1, y1 = max(bounds[0], box[0]), max(bounds[1], box[1])
+    x2, y2 = min(bounds[2], box[2]), min(bounds[3], box[3])
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return bounds
+    return (float(np.floor(x1)), float(np.floor(y1)), float(np.ceil(x2)), float(np.ceil(y2)))
+
+
+# ---------------------------------------------------------------------- two-year questions
+
+
+def split_question(question: str) -> list[str]:
+    """Split a question about a change between two years into one look-up per year.
+
+    Example:
+        >>> split_question("By how much did Aurora's free cash flow change from 2021 to 2023?")
+        ["By how much did Aurora's free cash flow change in 2021?", "By how much did Aurora's free cash flow change in 2023?"]
+        >>> split_question("What was Aurora's revenue in 2022?")
+        ["What was Aurora's revenue in 2022?"]
+    """
+    m = _TWO_YEARS.search(question)
+    if m is None:
+        return [question]
+    groups = [g for g in m.groups() if g]
+    if len(groups) != 2:
+        return [question]
+    first, second = groups
+    if m.group("e"):  # "... in 2023 than in 2021": the change is the first year minus the second
+        first, second = second, first
+    return [question[: m.start()] + f"in {year}" + question[m.end() :] for year in (first, second)]
+
+
+def difference(before: str, after: str) -> str | None:
+    """``after - before`` for two printed numbers, with the decimals of the inputs.
+
+    Example:
+        >>> difference("1,204.5", "1,250.0"), difference("12.5%", "10.1%")
+        ('45.5', '-2.4')
+    """
+    a, b = _NUMBER.search(before.replace(" ", "")), _NUMBER.search(after.replace(" ", ""))
+    if a is None or b is None:
+        return None
+    try:
+        x, y = Decimal(a.group().replace(",", "")), Decimal(b.group().replace(",", ""))
+    except InvalidOperation:
+        return None
+    places = max(-x.as_tuple().exponent, -y.as_tuple().exponent, 0)  # type: ignore[operator]
+    value = y - x
+    return f"{value:,.{places}f}"

@@ -1,0 +1,171 @@
+"""The ``ppo`` agent: a stable-baselines3 PPO policy over the macro-action wrapper.
+
+The agent drives the env it is given like any other agent (one action string per step): it keeps a
+:class:`~vrag_env.wrappers.MacroActionWrapper` beside the env only to build the policy's observation
+from ``(observation, info)`` and to translate the chosen macro-action into the env's action string.
+
+The policy comes from ``policy`` (a path), else from the default location written by
+``agents/sb3_ppo.py`` (``runs/ppo/policy.zip``). When there is none, the agent first trains one with
+the training script's default small budget and says so in the log. ``untrained=True`` builds the
+policy as initialised before training (same seed and architecture): the baseline that training must
+beat, reported on the leaderboard as ``ppo-untrained``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from agents.base import Agent
+
+logger = logging.getLogger(__name__)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class PPOAgent(Agent):
+    """Acts with a trained (or freshly initialised) SB3 PPO policy.
+
+    Args:
+        env: The env the agent will act in (its corpus is read through the wrapper's legibility
+            model, see :mod:`vrag_env.wrappers`).
+        policy: Path of a saved policy (``.zip``); ``None`` uses the default location.
+        untrained: Use the initial, untrained policy instead (built with the training defaults).
+        deterministic: Take the most likely macro-action (else sample, seeded with ``seed``).
+        train_if_missing: Train a policy with the default budget when none is saved.
+        seed: Seed of the untrained policy's initialisation and of sampling.
+    """
+
+    name = "ppo"
+
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        policy: str | None = None,
+        untrained: bool = False,
+        deterministic: bool = True,
+        train_if_missing: bool = True,
+        seed: int = 0,
+    ) -> None:
+        from vrag_env.wrappers import MacroActionWrapper
+
+        self.wrapper = MacroActionWrapper(env)
+        self.deterministic = deterministic
+        self.untrained = untrained
+        self.seed = seed
+        self.policy_path: Path | None = None
+        self.policy_meta: dict[str, Any] = {}
+        if untrained:
+            self.name = "ppo-untrained"
+            self.model = self._initial_model()
+        else:
+            self.policy_path = self._resolve(policy, train_if_missing)
+            self.model = self._load(self.policy_path)
+        self._started = False
+
+    @classmethod
+    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> PPOAgent:
+        """Build the agent for ``env`` (options: see the class arguments)."""
+        return cls(env, **options)
+
+    # ------------------------------------------------------------------ policy
+
+    def _resolve(self, policy: str | None, train_if_missing: bool) -> Path:
+        from agents.sb3_ppo import DEFAULT_POLICY
+
+        path = Path(policy) if policy else DEFAULT_POLICY
+        if path.is_file():
+            return path
+        if policy:
+            raise FileNotFoundError(f"no PPO policy at {path}; train one with `uv run python agents/sb3_ppo.py`")
+        if not train_if_missing:
+            raise FileNotFoundError(
+                f"no PPO policy at the default location {path}; train one with "
+                "`uv run python agents/sb3_ppo.py` or pass --policy PATH"
+            )
+        from agents.sb3_ppo import Args, train
+
+        args = Args(policy_path=str(path))
+        logger.warning(
+            "no saved PPO policy at %s: training one now with the default budget (%d steps; "
+            "`uv run python agents/sb3_ppo.py` does the same)",
+            path,
+            args.total_timesteps,
+        )
+        return train(args)
+
+    def _load(self, path: Path) -> Any:
+        import torch
+        from stable_baselines3 import PPO
+
+        torch.set_num_threads(1)
+        meta_path = path.with_suffix(".json")
+        if meta_path.is_file():
+            self.policy_meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        model = PPO.load(str(path), device="cpu")
+        self._check_spaces(model)
+        return model
+
+    def _initial_model(self) -> Any:
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        from agents.sb3_ppo import Args, make_model
+
+        args = Args(seed=self.seed)
+        vec_env = DummyVecEnv([lambda: self.wrapper])
+        model = make_model(args, vec_env)
+        self.policy_meta = {"args": {"seed": self.seed}, "trained_timesteps": 0}
+        return model
+
+    def _check_spaces(self, model: Any) -> None:
+        if model.action_space != self.wrapper.action_space:
+            raise ValueError(
+                f"the policy's action space {model.action_space} does not match this env's macro "
+                f"actions {self.wrapper.action_space}; retrain with `uv run python agents/sb3_ppo.py`"
+            )
+        for key, space in self.wrapper.observation_space.spaces.items():  # type: ignore[attr-defined]
+            if model.observation_space[key].shape != space.shape:
+                raise ValueError(
+                    f"the policy expects observation {key!r} of shape "
+                    f"{model.observation_space[key].shape}, the wrapper gives {space.shape}; retrain "
+                    "with `uv run python agents/sb3_ppo.py`"
+                )
+
+    # ------------------------------------------------------------------ acting
+
+    def reset(self) -> None:
+        """Start a new episode."""
+        self._started = False
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        """Observe through the wrapper, pick a macro-action, return its env action string."""
+        if not self._started:
+            self.wrapper.start_episode(str(observation["question"]))
+            self._started = True
+        obs = self.wrapper.observe(observation, info)
+        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return self.wrapper.action_text(int(action))
+
+    def config(self) -> dict[str, Any]:
+        """The policy file (path and SHA-256), how it was trained, and the decoding."""
+        cfg: dict[str, Any] = {
+            "untrained": self.untrained,
+            "deterministic": self.deterministic,
+            "trained_timesteps": self.policy_meta.get("trained_timesteps"),
+            "train_args": self.policy_meta.get("args"),
+        }
+        if self.policy_path is not None:
+            cfg["policy"] = self.policy_path.as_posix()
+            cfg["policy_sha256"] = _sha256(self.policy_path)
+        return cfg
