@@ -11,39 +11,28 @@ from typing import Any
 import vrag_env
 
 
-def git_sha(path: Path | None = None) -> str | None:
-    """The git commit of the checkout holding ``path`` (this package by default), or ``None``."""
+def _git(*args: str, path: Path | None = None) -> str | None:
+    """Output of ``git ARGS`` in the checkout holding ``path`` (this package by default), or None."""
     where = path or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            ["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    sha = out.stdout.strip()
-    return sha or None
+    return out.stdout
+
+
+def git_sha(path: Path | None = None) -> str | None:
+    """The git commit of the checkout holding ``path`` (this package by default), or ``None``."""
+    out = _git("rev-parse", "HEAD", path=path)
+    return out.strip() or None if out is not None else None
 
 
 def git_dirty(path: Path | None = None) -> bool | None:
     """Whether the checkout has uncommitted changes to tracked files (``None`` outside git)."""
-    where = path or Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.stdout.strip())
+    out = _git("status", "--porcelain", "--untracked-files=no", path=path)
+    return None if out is None else bool(out.strip())
 
 
 def provenance() -> dict[str, Any]:

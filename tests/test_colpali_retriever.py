@@ -53,7 +53,9 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def retriever(tiny_dir: Path, corpus_dir: Path) -> ColQwen2Retriever:
-    r = ColQwen2Retriever.load_or_build(Corpus(corpus_dir), model=str(tiny_dir), show_progress=False)
+    r = ColQwen2Retriever.load_or_build(
+        Corpus(corpus_dir), model=str(tiny_dir), show_progress=False
+    )
     assert isinstance(r, ColQwen2Retriever)
     return r
 

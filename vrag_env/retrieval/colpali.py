@@ -462,7 +462,10 @@ class ColPaliRetriever(Retriever):
             _write_atomically(fresh, folder, expected)
         except OSError as exc:
             logger.warning(
-                "could not cache the %s index in %s (%s); using it in memory", fresh.name, folder, exc
+                "could not cache the %s index in %s (%s); using it in memory",
+                fresh.name,
+                folder,
+                exc,
             )
         return fresh
 

@@ -107,7 +107,9 @@ class TinyColQwenConfig:
             raise ValueError(f"need 784 <= min_pixels <= max_pixels, got {self.min_pixels}, "
                              f"{self.max_pixels}")  # fmt: skip
         if self.vocab_size < 300:
-            raise ValueError(f"vocab_size must be >= 300 (256 bytes + specials), got {self.vocab_size}")
+            raise ValueError(
+                f"vocab_size must be >= 300 (256 bytes + specials), got {self.vocab_size}"
+            )
 
     @property
     def mrope_section(self) -> list[int]:
@@ -178,7 +180,9 @@ def build_tiny_processor(
     )
 
 
-def build_tiny_model(config: TinyColQwenConfig, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+def build_tiny_model(
+    config: TinyColQwenConfig, tokenizer: PreTrainedTokenizerFast
+) -> PreTrainedModel:
     """A seeded random ``ColQwen2`` / ``ColQwen2_5`` whose vocabulary and token ids match ``tokenizer``."""
     import torch
     from colpali_engine.models import ColQwen2, ColQwen2_5
