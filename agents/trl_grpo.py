@@ -205,6 +205,10 @@ class Args:
         return kwargs
 
 
+LOGGED_SCORE_TERMS = ("anls", "ndcg", "format")
+"""Env score terms logged as ``rewards/<term>/mean`` (weight 0)."""
+
+
 # ==================================================================================================
 # Setup (plumbing: configs for TRL, peft and the dataset)
 # ==================================================================================================
@@ -291,10 +295,6 @@ def make_dataset(args: Args) -> Any:
     return Dataset.from_list(rows)
 
 
-LOGGED_SCORE_TERMS = ("anls", "ndcg", "format")
-"""Env score terms logged as ``rewards/<term>/mean`` (weight 0)."""
-
-
 def resolve_checkpoint(args: Args) -> str | bool | None:
     """What ``trainer.train(resume_from_checkpoint=...)`` gets."""
     if args.resume_from_checkpoint in (None, ""):
@@ -339,11 +339,13 @@ def train(args: Args) -> dict[str, Any]:
     trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
 
     out = Path(args.output_dir)
+    if args.use_lora:
+        # Agents load a plain checkpoint by path, so the adapters are merged into the weights.
+        if trainer.accelerator.is_main_process:
+            trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(out)
+    else:
+        trainer.save_model(str(out))  # every rank calls it: ZeRO-3 gathers the shards
     if trainer.accelerator.is_main_process:
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        if args.use_lora:
-            model = model.merge_and_unload()  # agents load a plain checkpoint by path
-        model.save_pretrained(out)
         processor.save_pretrained(out)
     trainer.accelerator.wait_for_everyone()
     summary = {

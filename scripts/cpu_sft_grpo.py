@@ -174,9 +174,7 @@ def main() -> None:
     t0 = time.perf_counter()
     from transformers import AutoModelForImageTextToText
 
-    eval_ids = eval_question_ids(
-        ENV_ID, sft_args.env_kwargs("val"), cli.eval_episodes, cli.seed
-    )
+    eval_ids = eval_question_ids(ENV_ID, sft_args.env_kwargs("val"), cli.eval_episodes, cli.seed)
     model = AutoModelForImageTextToText.from_pretrained(grpo["output_dir"])
     after_grpo = sample_rollouts(
         model,

@@ -120,3 +120,12 @@ def test_sample_is_seeded_and_mixes_valid_and_invalid(dialect):
         except ActionParseError:
             pass
     assert 0.5 < valid / len(samples) < 0.9
+
+
+def test_tool_call_after_reasoning_text_parses():
+    text = '<think>the table</think>Let me look.\n<tool_call>\n{"name": "search", "arguments": {"query": "q"}}\n</tool_call>'
+    assert TOOL.parse(text) == Search("q")
+    with pytest.raises(ActionParseError, match="outside the tool call"):
+        ActionSet("tool", strict=True).parse(text)
+    with pytest.raises(ActionParseError, match="unclosed <tool_call>"):
+        TOOL.parse('<tool_call>{"name": "search", "arguments": {"query": "q"}}')

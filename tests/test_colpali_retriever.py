@@ -20,20 +20,20 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("colpali_engine")
 
-from gymnasium.error import DependencyNotInstalled  # noqa: E402
+from gymnasium.error import DependencyNotInstalled
 
-from vrag_env.corpora.corpus import Corpus, CorpusWriter  # noqa: E402
-from vrag_env.corpora.synthetic import builtin_corpus  # noqa: E402
-from vrag_env.retrieval import colpali  # noqa: E402
-from vrag_env.retrieval.base import make_retriever  # noqa: E402
-from vrag_env.retrieval.colpali import (  # noqa: E402
+from vrag_env.corpora.corpus import Corpus, CorpusWriter
+from vrag_env.corpora.synthetic import builtin_corpus
+from vrag_env.retrieval import colpali
+from vrag_env.retrieval.base import make_retriever
+from vrag_env.retrieval.colpali import (
     META_FILE,
     ColQwen2Retriever,
     ColQwen25Retriever,
     ModelLoadError,
 )
-from vrag_env.retrieval.tiny_colqwen import MARKER_FILE, build_tiny_colqwen  # noqa: E402
-from vrag_env.types import Page, Query, Word  # noqa: E402
+from vrag_env.retrieval.tiny_colqwen import MARKER_FILE, build_tiny_colqwen
+from vrag_env.types import Page, Query, Word
 
 QUERIES = ("What was the revenue of Aurora in 2021?", "signature date", "")
 
@@ -99,7 +99,7 @@ def test_index_and_deterministic_search(retriever: ColQwen2Retriever, corpus_dir
     ids = corpus.page_ids[:3]
     alone = [retriever.embed_images([corpus.page_image(p)])[0] for p in ids]
     together = retriever.embed_images([corpus.page_image(p) for p in ids])
-    for i, (a, b) in enumerate(zip(alone, together)):
+    for i, (a, b) in enumerate(zip(alone, together, strict=True)):
         np.testing.assert_allclose(a, b, atol=1e-5)
         stored = index.vectors[index.offsets[i] : index.offsets[i + 1]]
         np.testing.assert_allclose(a, stored.astype(np.float32), atol=2e-3)
@@ -127,7 +127,7 @@ def test_cache_and_save_load_round_trip(
         )
         for query in QUERIES:
             assert other.search(query, 5) == retriever.search(query, 5)
-    with pytest.raises(ValueError, match="not a colqwen2.5 index"):
+    with pytest.raises(ValueError, match=r"not a colqwen2\.5 index"):
         ColQwen25Retriever.load(tmp_path / "saved")
 
 

@@ -232,3 +232,41 @@ def test_format_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     pdf = make_text_pdf(tmp_path / "a.pdf", pages=1)
     assert _run(str(pdf), "--subset", "test", "--out", str(tmp_path / "x")) == 2
     assert "--subset only applies" in capsys.readouterr().err
+
+
+def test_slidevqa_with_an_images_list_column(tmp_path: Path) -> None:
+    # Some re-uploads store a deck's slides as one list-of-images column instead of page_1..20.
+    from datasets import Dataset, Features, Value
+    from datasets import Image as HFImage
+    from datasets import Sequence as HFSequence
+
+    from tests.ingest_fixtures import png_bytes, text_image
+
+    slides = [{"bytes": png_bytes(text_image([f"Slide {n}"], (200, 100), 20)), "path": None}
+              for n in (1, 2, 3)]  # fmt: skip
+    features = Features(
+        {
+            "deck_name": Value("string"),
+            "images": HFSequence(HFImage()),
+            "qa_id": Value("int64"),
+            "question": Value("string"),
+            "answer": Value("string"),
+            "evidence_pages": HFSequence(Value("int64")),
+        }
+    )
+    rows = {
+        "deck_name": ["tiny"],
+        "images": [slides],
+        "qa_id": [7],
+        "question": ["Which slide?"],
+        "answer": ["Slide 2"],
+        "evidence_pages": [[2]],
+    }
+    (tmp_path / "data").mkdir()
+    Dataset.from_dict(rows, features=features).to_parquet(
+        str(tmp_path / "data" / "val-00000-of-00001.parquet")
+    )
+    ingest(SlideVQASource(tmp_path), tmp_path / "c", ocr="never", progress=False)
+    corpus = Corpus(tmp_path / "c")
+    assert sorted(corpus.pages) == ["tiny_1", "tiny_2", "tiny_3"]
+    assert corpus.queries["7"].reference_pages == ("tiny_2",) and corpus.queries["7"].split == "val"

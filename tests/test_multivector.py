@@ -65,10 +65,20 @@ def test_exact_is_maxsim_and_finds_planted_pages(data: tuple, exact: MultiVector
         hits = exact.search(q, 5)
         assert hits[0].page_id == ids[target]
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    # Scoring a subset in any order gives the same numbers as scoring everything.
+    # Scoring a subset in any order gives the same numbers as scoring everything, with or without
+    # the float32 cache (small blocks force several blocks and gathers).
     q = queries[0][1]
     subset = np.array([250, 3, 77, 0, 299])
     np.testing.assert_allclose(exact.scores_of(q, subset), exact.scores(q)[subset], rtol=1e-6)
+    assert exact.memory_bytes()["float32_cache"] == 4 * exact.num_tokens * DIM
+    config = MultiVectorConfig(method="exact", float32_cache_mb=0, block_tokens=100)
+    uncached = MultiVectorIndex.build(ids, pages, config)
+    np.testing.assert_allclose(uncached.scores(q), exact.scores(q), rtol=1e-6)
+    np.testing.assert_allclose(uncached.scores_of(q, subset), exact.scores(q)[subset], rtol=1e-6)
+    got, want = uncached.search(q, 10), exact.search(q, 10)
+    assert [h.page_id for h in got] == [h.page_id for h in want]
+    np.testing.assert_allclose([h.score for h in got], [h.score for h in want], rtol=1e-6)
+    assert uncached.memory_bytes()["float32_cache"] == 0
 
 
 @pytest.mark.parametrize("method", ["ivf", "ivfpq"])

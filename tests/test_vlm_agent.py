@@ -196,7 +196,7 @@ def search_model(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def local_results(
     search_model: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> dict[str, Any]:
-    if any("server" in item.name for item in request.session.items):
+    if any("server" in getattr(item, "fixturenames", ()) for item in request.session.items):
         request.getfixturevalue("server_process")  # boots while the local run goes on
     out = tmp_path_factory.mktemp("results") / "local.json"
     assert main(_cli_args(out, "--model", str(search_model))) == 0
@@ -486,6 +486,21 @@ def test_openai_backend_vllm_conventions(monkeypatch: pytest.MonkeyPatch) -> Non
                     ]
                 },
             ),
+            (
+                200,
+                {
+                    "choices": [
+                        {
+                            "message": {
+                                "content": "<answer>7</answer>",
+                                "reasoning_content": "it is 7",
+                            },
+                            "finish_reason": "stop",
+                            "stop_reason": None,
+                        }
+                    ]
+                },
+            ),
         ]
     )
     bodies: list[dict[str, Any]] = []
@@ -504,6 +519,7 @@ def test_openai_backend_vllm_conventions(monkeypatch: pytest.MonkeyPatch) -> Non
         backend.generate(chat)
         == '<tool_call>\n{"name": "answer", "arguments": {"answer": "7"}}\n</tool_call>'
     )
+    assert backend.generate(chat) == "<think>it is 7</think><answer>7</answer>"
     assert bodies[0]["stop"] == ["</search>", "</answer>"] and bodies[0]["temperature"] == 0.0
     assert bodies[0]["model"] == "m" and "seed" not in bodies[0]
 

@@ -11,9 +11,9 @@ Two dialects, chosen with ``dialect=``:
 
 ``tool``
     One JSON tool call, optionally wrapped in ``<tool_call>...</tool_call>`` as Qwen-style templates
-    emit it: ``{"name": "search", "arguments": {"query": "..."}}``,
-    ``{"name": "crop", "arguments": {"box": [x1, y1, x2, y2]}}`` with fractions ``0..1`` of the current
-    view, or ``{"name": "answer", "arguments": {"answer": "..."}}``.
+    emit it (then text and ``<think>`` around it are ignored unless strict): ``{"name": "search", "arguments": {"query": "..."}}``,
+    ``{"name": "crop", "arguments": {"box": [x1, y1, x2, y2]}}`` with fractions ``0..1`` of the page
+    region shown now (the view image without its letterbox padding), or ``{"name": "answer", "arguments": {"answer": "..."}}``.
 
 Agents build their prompts from :meth:`ActionSet.describe`; the environment owns no prompt strings and
 no chat template.
@@ -88,7 +88,7 @@ _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _TAG = re.compile(r"<(search|bbox|region|answer)>(.*?)</\1>", re.DOTALL)
 _OPEN_TAG = re.compile(r"<(search|bbox|region|answer|think)>")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_TOOL_CALL = re.compile(r"^\s*<tool_call>(.*?)</tool_call>\s*$", re.DOTALL)
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
 def _check_box(values: list[Any], what: str) -> BBox:
@@ -220,9 +220,25 @@ class ActionSet:
             )
         return content
 
+    def _tool_payload(self, text: str) -> str:
+        body = _THINK.sub(" ", text)
+        calls = list(_TOOL_CALL.finditer(body))
+        if not calls:
+            if "<tool_call>" in body:
+                raise ActionParseError("unclosed <tool_call> tag: close it with </tool_call>")
+            return body.strip()
+        # Qwen-style templates wrap calls in <tool_call> tags, maybe after some reasoning text;
+        # as in the vrag dialect, the first complete call wins unless strict.
+        if self.strict:
+            if len(calls) > 1:
+                raise ActionParseError(f"found {len(calls)} tool calls; give exactly one per turn")
+            rest = (body[: calls[0].start()] + body[calls[0].end() :]).strip()
+            if rest:
+                raise ActionParseError(f"unexpected text outside the tool call: {rest[:60]!r}")
+        return calls[0].group(1)
+
     def _parse_tool(self, text: str) -> Action:
-        wrapped = _TOOL_CALL.match(text)
-        payload = wrapped.group(1) if wrapped else text
+        payload = self._tool_payload(text)
         try:
             call = json.loads(payload)
         except (json.JSONDecodeError, RecursionError) as exc:

@@ -276,9 +276,11 @@ class VLMAgent(Agent):
         messages = trim_images(
             self._messages, keep_last=self.max_images, max_pixels=self.max_total_image_pixels
         )
+        # Surrounding whitespace is dropped: servers that parse replies strip it, local decoding
+        # keeps it, and the env ignores it; the chat history stays the same for both backends.
         reply = self.backend.generate(
             messages, tools=self.tools, seed=self._call_seed(observation, info)
-        )
+        ).strip()
         self._messages.append(action_message(reply))
         parsed = self._parse(reply)
         self._last_reply_parsed = parsed is not None

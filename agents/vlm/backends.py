@@ -343,6 +343,21 @@ def _seeded(seed: int | None, device: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------------
 
 
+def _reply_text(message: dict[str, Any]) -> str:
+    """The reply as the model wrote it, from a chat-completions ``message``.
+
+    ``reasoning_content`` (or vLLM's ``reasoning``) comes back inside ``<think>...</think>``, and
+    the first structured tool call comes back as ``<tool_call>{"name": ..., "arguments": ...}
+    </tool_call>`` (the ``tool`` dialect; the environment executes one action per step).
+    """
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    text = f"<think>{reasoning}</think>" if reasoning else ""
+    text += str(message.get("content") or "")
+    if message.get("tool_calls"):
+        text += f"<tool_call>\n{message_to_action(message)}\n</tool_call>"
+    return text
+
+
 class EndpointError(ConnectionError):
     """An OpenAI-compatible endpoint could not be reached or answered with an error."""
 
@@ -416,6 +431,9 @@ class OpenAIBackend(Backend):
         self.extra_body = dict(extra_body or {})
         self.server_stop = server_stop
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        if logging.getLogger("httpx").level == logging.NOTSET:
+            # httpx logs every request at INFO; one line per model call drowns evaluation output.
+            logging.getLogger("httpx").setLevel(logging.WARNING)
         self._client = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"}
         )
@@ -489,8 +507,10 @@ class OpenAIBackend(Backend):
     ) -> str:
         """Send the conversation to ``/chat/completions`` and return the reply text.
 
-        A reply the server returns as structured ``tool_calls`` becomes the ``tool`` dialect's JSON
-        (``{"name": ..., "arguments": {...}}``) wrapped in ``<tool_call>`` tags.
+        Servers that parse replies (``transformers serve`` for Qwen models, vLLM with a reasoning or
+        tool parser) return ``<think>`` text as ``reasoning_content`` and tool calls as
+        ``tool_calls``; both are put back in the text as the model wrote them (see
+        :func:`_reply_text`).
         """
         s = self.settings
         body: dict[str, Any] = {
@@ -518,11 +538,7 @@ class OpenAIBackend(Backend):
             raise EndpointError(
                 f"POST {self.base_url}/chat/completions returned no choice: {json.dumps(answer)[:300]}"
             ) from exc
-        calls = message.get("tool_calls") or []
-        if calls:
-            prefix = message.get("content") or ""
-            return f"{prefix}<tool_call>\n{message_to_action(message)}\n</tool_call>"
-        text = str(message.get("content") or "")
+        text = _reply_text(message)
         text, matched = cut_at_stop(text, s.stop)
         stop_sent = bool(s.stop) and self.server_stop is True
         if matched is None and stop_sent and choice.get("finish_reason") == "stop":

@@ -397,6 +397,7 @@ class ValidActionCallback(TrainerCallback):
             "step": state.global_step,
             **stats.summary(),
             "train_loss": losses[-1] if losses else None,
+            "samples": stats.samples[:2],
         }
         self.curve.append(point)
         logger.info("sampled-turn evaluation at step %d: %s", state.global_step, point)

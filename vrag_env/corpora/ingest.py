@@ -288,20 +288,27 @@ def check_unique_docs(docs: Sequence[SourceDoc]) -> None:
     """Fail if two documents would produce the same page ids.
 
     Page ids are ``{file_stem}_{page}``; the page number after the last ``_`` is an integer, so
-    two documents collide exactly when their stems are equal.
+    two documents collide exactly when their stems are equal (compared ignoring case, since page
+    images are files).
 
     Raises:
         ValueError: Naming both files.
     """
     first: dict[str, SourceDoc] = {}
     for d in docs:
-        if d.doc in first:
-            other = first[d.doc]
+        if not d.doc or any(c in d.doc for c in "/\\\0"):
+            raise ValueError(f"{d.label}: {d.doc!r} cannot be used in page ids (file names)")
+        # Page images are files `pages/{page_id}.png`: ids that differ only in case would
+        # overwrite each other on case-insensitive file systems (macOS, Windows).
+        key = d.doc.casefold()
+        if key in first:
+            other = first[key]
             raise ValueError(
                 f"duplicate page ids: {other.label} and {d.label} both give page ids "
-                f"'{d.doc}_{{page}}'; page ids are '{{file_stem}}_{{page}}', so rename one of them"
+                f"'{d.doc}_{{page}}' (ignoring case); page ids are '{{file_stem}}_{{page}}', so "
+                "rename one of them"
             )
-        first[d.doc] = d
+        first[key] = d
 
 
 class FileSource(Source):

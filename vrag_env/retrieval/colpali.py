@@ -311,7 +311,7 @@ class ColPaliRetriever(Retriever):
         mask = batch["attention_mask"].bool()
         # Padding rows are zero (or NaN for fully masked rows); dropping them makes every embedding
         # independent of what else was in its batch.
-        return [emb[m].float().cpu().numpy() for emb, m in zip(embeddings, mask)]
+        return [emb[m].float().cpu().numpy() for emb, m in zip(embeddings, mask, strict=True)]
 
     def embed_images(self, images: list[Image.Image]) -> list[np.ndarray]:
         """Embed page images (one batch); one float32 ``(n_tokens, 128)`` array per image."""

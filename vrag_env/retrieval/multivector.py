@@ -104,6 +104,9 @@ class MultiVectorConfig:
     block_tokens: int = 65_536
     """Tokens scored per numpy block (bounds the float32 working memory to ``block_tokens * dim *
     4`` bytes plus the similarity block)."""
+    float32_cache_mb: int = 256
+    """Keep a float32 copy of all vectors in memory when it fits in this many MiB (0: never).
+    Scoring then skips the fp16-to-fp32 conversion, which costs about as much as the matmul."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -117,6 +120,8 @@ class MultiVectorConfig:
             raise ValueError(f"pq_bits must be in 1..16, got {self.pq_bits!r}")
         if self.kmeans_iters < 1 or self.block_tokens < 1:
             raise ValueError("kmeans_iters and block_tokens must be >= 1")
+        if self.float32_cache_mb < 0:
+            raise ValueError(f"float32_cache_mb must be >= 0, got {self.float32_cache_mb!r}")
 
     def resolve_method(self, num_tokens: int) -> str:
         """The concrete method for an index of ``num_tokens`` stored tokens."""
@@ -209,9 +214,12 @@ class MultiVectorIndex:
             raise ValueError(f"method {self.method!r} needs a faiss index")
         self.faiss_index = faiss_index
         if faiss_index is not None:
-            faiss_index.nprobe = min(self.config.nprobe, faiss_index.nlist)
+            ivf: Any = faiss_index  # IndexIVF*; the stubs only know faiss.Index
+            ivf.nprobe = min(self.config.nprobe, ivf.nlist)
         self._blocks = _page_blocks(self.offsets, self.config.block_tokens)
         self._scratch = threading.local()
+        self._vectors32: np.ndarray | None = None
+        self._cache_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------------
     # Building
@@ -327,8 +335,14 @@ class MultiVectorIndex:
         return int(self.vectors.shape[1])
 
     def memory_bytes(self) -> dict[str, int]:
-        """Sizes of the stored parts: ``vectors`` (fp16), ``offsets`` and ``faiss`` (serialised)."""
+        """Sizes in bytes of the index parts.
+
+        Keys: the stored ``vectors`` (fp16), ``offsets``, ``faiss`` (serialised) and the in-memory
+        ``float32_cache`` (0 until the first search, or when it is over budget).
+        """
         sizes = {"vectors": int(self.vectors.nbytes), "offsets": int(self.offsets.nbytes)}
+        cache = self._vectors32
+        sizes["float32_cache"] = 0 if cache is None else int(cache.nbytes)
         if self.faiss_index is not None:
             faiss = _import_faiss()
             sizes["faiss"] = int(faiss.serialize_index(self.faiss_index).nbytes)
@@ -340,19 +354,34 @@ class MultiVectorIndex:
     # Scoring and search
     # ----------------------------------------------------------------------------------------------
 
-    def _buffer(self, rows: int) -> np.ndarray:
-        """A per-thread float32 scratch block: reusing it avoids fresh page faults per block."""
-        buf: np.ndarray | None = getattr(self._scratch, "buf", None)
-        if buf is None or len(buf) < rows:
-            buf = np.empty((max(rows, min(self.config.block_tokens, self.num_tokens)), self.dim),
-                           dtype=np.float32)  # fmt: skip
-            self._scratch.buf = buf
-        return buf[:rows]
+    def _float32_cache(self) -> np.ndarray | None:
+        """The float32 copy of the vectors, made on first use if it fits the configured budget."""
+        if self._vectors32 is None and self.num_tokens * self.dim * 4 <= (
+            self.config.float32_cache_mb << 20
+        ):
+            with self._cache_lock:
+                if self._vectors32 is None:
+                    self._vectors32 = np.asarray(self.vectors, dtype=np.float32)
+        return self._vectors32
 
-    def _maxsim_block(self, q: np.ndarray, block: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """MaxSim of query ``q`` against the pages in ``block`` (fp16 rows; pages start at ``starts``)."""
-        vecs = self._buffer(len(block))
-        np.copyto(vecs, block)
+    def _rows32(self, rows: slice | np.ndarray) -> np.ndarray:
+        """``vectors[rows]`` as float32: from the cache, or converted into a per-thread buffer."""
+        cache = self._float32_cache()
+        if cache is not None:
+            return cache[rows]
+        block = self.vectors[rows]
+        buf: np.ndarray | None = getattr(self._scratch, "buf", None)
+        if buf is None or len(buf) < len(block):
+            # Reusing one buffer per thread avoids fresh page faults for every block.
+            buf = np.empty((max(len(block), self.config.block_tokens), self.dim), np.float32)
+            self._scratch.buf = buf
+        out = buf[: len(block)]
+        np.copyto(out, block)
+        return out
+
+    @staticmethod
+    def _maxsim_block(q: np.ndarray, vecs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """MaxSim of query ``q`` against the pages in ``vecs`` (float32; pages start at ``starts``)."""
         sims = q @ vecs.T  # (query tokens, block tokens)
         return np.maximum.reduceat(sims, starts, axis=1).sum(axis=0)
 
@@ -362,7 +391,9 @@ class MultiVectorIndex:
         out = np.empty(self.num_pages, dtype=np.float32)
         for p0, p1 in self._blocks:
             t0, t1 = int(self.offsets[p0]), int(self.offsets[p1])
-            out[p0:p1] = self._maxsim_block(q, self.vectors[t0:t1], self.offsets[p0:p1] - t0)
+            out[p0:p1] = self._maxsim_block(
+                q, self._rows32(slice(t0, t1)), self.offsets[p0:p1] - t0
+            )
         return out
 
     def scores_of(self, query: np.ndarray, pages: np.ndarray) -> np.ndarray:
@@ -385,7 +416,7 @@ class MultiVectorIndex:
             rows = np.repeat(self.offsets[pages[start:stop]] - local, chunk_len) + np.arange(
                 int(chunk_len.sum())
             )
-            out[start:stop] = self._maxsim_block(q, self.vectors[rows], local)
+            out[start:stop] = self._maxsim_block(q, self._rows32(rows), local)
             start = stop
         return out
 
@@ -483,7 +514,7 @@ class MultiVectorIndex:
         if not isinstance(record, dict) or record.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{folder}: not a multi-vector index of format {FORMAT_VERSION}")
         config = MultiVectorConfig.from_json(record.get("config") or {})
-        overrides = {"nprobe": nprobe, "k_tokens": k_tokens}
+        overrides: dict[str, Any] = {"nprobe": nprobe, "k_tokens": k_tokens}
         config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
         page_ids = json.loads((folder / PAGE_IDS_FILE).read_text(encoding="utf-8"))
         if not isinstance(page_ids, list) or not all(isinstance(p, str) for p in page_ids):

@@ -180,6 +180,13 @@ def build_tiny_processor(
     )
 
 
+def _token_id(tokenizer: PreTrainedTokenizerFast, token: str) -> int:
+    value = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(value, int) or value == tokenizer.unk_token_id:
+        raise ValueError(f"tokenizer lacks the special token {token!r}")
+    return value
+
+
 def build_tiny_model(
     config: TinyColQwenConfig, tokenizer: PreTrainedTokenizerFast
 ) -> PreTrainedModel:
@@ -188,7 +195,7 @@ def build_tiny_model(
     from colpali_engine.models import ColQwen2, ColQwen2_5
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
 
-    ids = {t: int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS}
+    ids = {t: _token_id(tokenizer, t) for t in SPECIAL_TOKENS}
     pad = ids["<|endoftext|>"]
     text: dict[str, Any] = {
         "vocab_size": len(tokenizer),
@@ -209,7 +216,7 @@ def build_tiny_model(
             "rope_theta": 10000.0,
         },
     }
-    common = {
+    common: dict[str, Any] = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
         "vision_start_token_id": ids["<|vision_start|>"],
@@ -241,9 +248,9 @@ def build_tiny_model(
     # Random init zeroes the padding embedding row and the projection bias, so a query made only
     # of <|endoftext|> augmentation tokens (an empty query) would embed to 0/0 = NaN. Real
     # checkpoints have a trained row there; give the tiny one a random row too.
-    embeddings = model.get_input_embeddings()
+    weight: torch.Tensor = model.get_input_embeddings().weight  # type: ignore[assignment]
     with torch.no_grad():
-        embeddings.weight[pad] = torch.randn(config.hidden_size) * embeddings.weight.std()
+        weight[pad] = torch.randn(config.hidden_size) * weight.std()
     return model.eval()
 
 
