@@ -72,6 +72,10 @@ class HeuristicAgent(Agent):
         action_set: The env's action set (dialect and view size).
         max_searches: Searches per look-up before settling for the page shown.
         min_match: Weighted share of the question's specific words a page must show to be accepted.
+        read_budget: How much of a page view to read, in short boxes (the recogniser reads a
+            48x320 strip per short box; a long line counts as several).
+        cells_per_view: Inner table cells read per view (those whose row and column labels match
+            the question best).
         reader: The OCR reader (default: the shared, cached one).
     """
 
@@ -82,9 +86,13 @@ class HeuristicAgent(Agent):
         action_set: ActionSet,
         max_searches: int = 3,
         min_match: float = 0.5,
+        read_budget: float = 24.0,
+        cells_per_view: int = 4,
         reader: OCRReader | None = None,
     ) -> None:
         self.action_set = action_set
+        self.read_budget = read_budget
+        self.cells_per_view = cells_per_view
         self.max_searches = max_searches
         self.min_match = min_match
         self.reader = reader or get_reader()
@@ -104,6 +112,8 @@ class HeuristicAgent(Agent):
         return {
             "max_searches": self.max_searches,
             "min_match": self.min_match,
+            "read_budget": self.read_budget,
+            "cells_per_view": self.cells_per_view,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
         }
@@ -135,7 +145,7 @@ class HeuristicAgent(Agent):
             lookup.answer = self._read_answer(image, lookup)
             return self.act(observation, {**info, "action_kind": None, "view": None})
         # A page view just came back from a search: check it, then zoom in.
-        segments = self._read_page(image)
+        segments = self._read_page(image, lookup.qa)
         if not self._page_matches(segments, lookup) and lookup.searches < self.max_searches:
             return self._search(lookup)
         self._fallback = rank_candidates(segments, lookup.qa, limit=4)
@@ -164,24 +174,62 @@ class HeuristicAgent(Agent):
 
     # ------------------------------------------------------------------ reading
 
-    def _read_page(self, image: np.ndarray) -> list[Segment]:
-        """Read a page view: every detected box except the inner cells of tables."""
+    def _read_view(self, image: np.ndarray, qa: QuestionAnalysis, budget: float | None) -> list[Segment]:
+        """Read a view in two passes.
+
+        Pass 1 reads every detected box except the inner cells of tables, short boxes (titles,
+        headings, labels, values) first, long lines of running text while ``budget`` lasts. Pass 2
+        reads only the few inner cells whose row label and column header (read in pass 1) match the
+        question: a table's header row and row labels are enough to locate a cell.
+        """
         boxes = self.reader.detect(image)
         rows = group_rows([Segment("", b) for b in boxes])
-        wanted: list[BBox] = []
+        outer: list[BBox] = []
+        inner: list[tuple[BBox, BBox, BBox | None]] = []  # (cell, row label, header)
+        header: list[Segment] = []
         for i, row in enumerate(rows):
             above = rows[i - 1] if i > 0 else []
-            inner = (
+            in_table = (
                 len(row) >= 3
                 and len(above) >= 3
                 and row[0].box[1] - max(s.box[3] for s in above) < 1.2 * row[0].height
             )
-            wanted += [s.box for s in (row[:1] if inner else row)]
-        return _segments(self.reader.recognize(image, wanted))
+            if len(row) >= 3 and not in_table:
+                header = row
+            if not in_table:
+                outer += [s.box for s in row]
+                continue
+            outer.append(row[0].box)
+            for cell in row[1:]:
+                top = next((h.box for h in header if _overlaps(h.box, cell.box)), None)
+                inner.append((cell.box, row[0].box, top))
+        width = image.shape[1]
+        outer.sort(key=lambda b: (b[2] - b[0] > 0.4 * width, b[1], b[0]))
+        chosen, cost = [], 0.0
+        for box in outer:
+            # The recogniser reads a 48x320 strip per box, longer for long lines.
+            units = max(1.0, (box[2] - box[0]) / max(1.0, box[3] - box[1]) * 48 / 320)
+            if budget is not None and cost + units > budget and chosen:
+                break
+            chosen.append(box)
+            cost += units
+        read = {t.box: t.text for t in self.reader.recognize(image, chosen)}
+        potential = []
+        for cell, label, top in inner:
+            score = match_score(qa, read.get(label, "")) + (match_score(qa, read[top]) if top in read else 0.0)
+            if score > 0:
+                potential.append((-score, cell[1], cell[0], cell))
+        cells = [c for *_, c in sorted(potential)[: self.cells_per_view]]
+        texts = self.reader.recognize(image, chosen) + self.reader.recognize(image, cells)
+        return _segments(texts)
+
+    def _read_page(self, image: np.ndarray, qa: QuestionAnalysis) -> list[Segment]:
+        """Read a page view (within the read budget)."""
+        return self._read_view(image, qa, self.read_budget)
 
     def _read_answer(self, image: np.ndarray, lookup: _Lookup) -> str:
-        """Read the whole zoomed view and return the best answer span."""
-        segments = _segments(self.reader.read(image))
+        """Read the zoomed view and return the best answer span."""
+        segments = self._read_view(image, lookup.qa, None)
         ranked = rank_candidates(segments, lookup.qa, limit=4)
         best = ranked[0] if ranked else None
         fallback = self._fallback[0] if self._fallback else None
@@ -246,6 +294,10 @@ class HeuristicAgent(Agent):
         x1 = min(s.box[0] for s in row)
         x2 = max(s.box[2] for s in row)
         return _clip(_pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content)
+
+
+def _overlaps(a: BBox, b: BBox) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.3 * min(a[2] - a[0], b[2] - b[0])
 
 
 def _segments(read: list[TextBox]) -> list[Segment]:

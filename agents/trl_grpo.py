@@ -50,7 +50,8 @@ class Args:
     attn_implementation: str | None = None
     """``sdpa``, ``flash_attention_2``, ... (default: transformers' choice)."""
     output_dir: str = "runs/grpo"
-    """Final model, processor, logs; checkpoints go to ``<output_dir>/checkpoints``."""
+    """Run folder: the final model and processor go to ``<output_dir>/final`` (where the ``grpo``
+    agent looks by default), checkpoints to ``<output_dir>/checkpoints``."""
 
     # ---------------------------------------------------------------- environment and data
     env_id: str = "VRAG-v0"
@@ -338,7 +339,7 @@ def train(args: Args) -> dict[str, Any]:
     )
     trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
 
-    out = Path(args.output_dir)
+    out = Path(args.output_dir) / "final"
     if args.use_lora:
         # Agents load a plain checkpoint by path, so the adapters are merged into the weights.
         if trainer.accelerator.is_main_process:
@@ -350,13 +351,14 @@ def train(args: Args) -> dict[str, Any]:
     trainer.accelerator.wait_for_everyone()
     summary = {
         "args": asdict(args),
-        "output_dir": str(out),
+        "output_dir": args.output_dir,
+        "model_dir": str(out),
         "seconds": round(time.perf_counter() - start, 1),
         "log_history": trainer.state.log_history,
         "is_main_process": trainer.accelerator.is_main_process,
     }
     if trainer.accelerator.is_main_process:
-        (out / "grpo_log_history.json").write_text(
+        (Path(args.output_dir) / "log_history.json").write_text(
             json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8"
         )
     return summary
@@ -394,7 +396,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{last.get('tools/call_frequency', float('nan')):.2f}, loss {last.get('loss', float('nan'))}"
         )
     if summary["is_main_process"]:
-        path = evaluate_trained(args, summary["output_dir"])
+        path = evaluate_trained(args, summary["model_dir"])
         if path is not None:
             result = json.loads(path.read_text(encoding="utf-8"))["summary"]
             print(f"evaluation on {args.benchmark}: ANLS {result.get('anls')} -> {path}")

@@ -123,6 +123,7 @@ def main() -> None:
         "dpi": 144,
         "machine": {
             "cpus": os.cpu_count(),
+            "nice": os.nice(0) if hasattr(os, "nice") else None,
             "python": platform.python_version(),
             "platform": platform.platform(),
         },

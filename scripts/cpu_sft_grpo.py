@@ -175,10 +175,10 @@ def main() -> None:
     from transformers import AutoModelForImageTextToText
 
     eval_ids = eval_question_ids(ENV_ID, sft_args.env_kwargs("val"), cli.eval_episodes, cli.seed)
-    model = AutoModelForImageTextToText.from_pretrained(grpo["output_dir"])
+    model = AutoModelForImageTextToText.from_pretrained(grpo["model_dir"])
     after_grpo = sample_rollouts(
         model,
-        load_processor(grpo["output_dir"]),
+        load_processor(grpo["model_dir"]),
         eval_ids,
         env_id=ENV_ID,
         env_kwargs=sft_args.env_kwargs("val"),
@@ -189,7 +189,7 @@ def main() -> None:
     if cli.benchmark:
         t0 = time.perf_counter()
         try:
-            results_file = evaluate_trained(grpo_args, grpo["output_dir"])
+            results_file = evaluate_trained(grpo_args, grpo["model_dir"])
         except (ImportError, ValueError) as exc:  # the grpo agent may not be installed yet
             print(f"final evaluation skipped: {type(exc).__name__}: {exc}")
         timings["benchmark_eval"] = time.perf_counter() - t0

@@ -161,8 +161,9 @@ def test_auto_switch_and_fallback(data: tuple) -> None:
     n_tokens = sum(len(p) for p in pages)
     small = MultiVectorIndex.build(ids, pages, MultiVectorConfig(exact_max_tokens=n_tokens))
     assert small.method == "exact" and small.faiss_index is None
-    large = MultiVectorIndex.build(ids, pages, MultiVectorConfig(exact_max_tokens=n_tokens - 1))
-    assert large.method == "ivf" and large.faiss_index is not None
+    config = MultiVectorConfig(exact_max_tokens=n_tokens - 1, pq_m=16, pq_bits=6)
+    large = MultiVectorIndex.build(ids, pages, config)
+    assert large.method == "ivfpq" and large.faiss_index is not None
     assert MultiVectorConfig(method="exact", exact_max_tokens=1).resolve_method(10**9) == "exact"
     # Asking for more pages than the candidates cover falls back to exact scoring of every page.
     q = queries[0][1]

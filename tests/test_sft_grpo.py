@@ -89,6 +89,6 @@ def test_sft_then_grpo_with_environment_factory(tmp_path, single_thread) -> None
     assert sum(h["tools/call_frequency"] for h in logs) > 0, logs
     assert any(h["reward_std"] > 0 for h in logs), logs
     before = load_file(str(tmp_path / "sft" / "model.safetensors"))
-    after = load_file(str(tmp_path / "grpo" / "model.safetensors"))
+    after = load_file(str(tmp_path / "grpo" / "final" / "model.safetensors"))
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed, "GRPO did not change any parameter"

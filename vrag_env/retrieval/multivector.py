@@ -11,13 +11,15 @@ module stores those vectors and answers ``search(query_vectors, k)`` in one of t
 * ``"ivf"`` / ``"ivfpq"``: PLAID-style candidate generation (Santhanam et al. 2022, arXiv
   2205.09707) with a faiss inverted-file index over *all page tokens* (inner product): each query
   token fetches its ``k_tokens`` nearest page tokens from ``nprobe`` lists, the pages owning them
-  are the candidates, and exact MaxSim reranks the candidates. ``"ivf"`` keeps full vectors in the
-  lists (IVF-Flat), ``"ivfpq"`` compresses them with product quantisation (IVF-PQ), which shrinks
-  the faiss index about 16x at a small recall cost. Scores are always exact MaxSim over the stored
-  fp16 vectors, so they are comparable across methods.
+  are the candidates, and exact MaxSim reranks the candidates. ``"ivf"`` keeps full float32
+  vectors in the lists (IVF-Flat: twice the size of the stored fp16 vectors), ``"ivfpq"``
+  compresses them to ``pq_m`` bytes with product quantisation (IVF-PQ: 1/8 of the fp16 vectors at
+  the defaults). Only the candidate set depends on the method: scores are always exact MaxSim over
+  the stored fp16 vectors, so they are comparable across methods.
 
 ``method="auto"`` picks exact search up to :attr:`MultiVectorConfig.exact_max_tokens` stored tokens
-and IVF-Flat above (see ``docs/retrieval.md`` for the measured trade-off). If the candidates of a query
+and IVF-PQ above; on the synthetic benchmark IVF-PQ matched IVF-Flat's recall at 13x less memory
+(see ``docs/retrieval.md`` for the measured trade-off). If the candidates of a query
 are fewer than ``k`` pages, the search falls back to exact MaxSim, so a result list is only shorter
 than ``k`` when the corpus is.
 
@@ -80,7 +82,7 @@ class MultiVectorConfig:
 
     method: str = "auto"
     """``"exact"``, ``"ivf"`` (IVF-Flat candidates + rerank), ``"ivfpq"`` (IVF-PQ candidates +
-    rerank) or ``"auto"`` (exact up to ``exact_max_tokens`` stored tokens, else ``"ivf"``)."""
+    rerank) or ``"auto"`` (exact up to ``exact_max_tokens`` stored tokens, else ``"ivfpq"``)."""
     exact_max_tokens: int = 1_000_000
     """Largest number of stored tokens ``"auto"`` still searches exactly (1M tokens is about 4,000
     pages of 256 tokens, or 1,300 ColQwen2 pages at its usual ~768 visual tokens)."""
@@ -127,7 +129,7 @@ class MultiVectorConfig:
         """The concrete method for an index of ``num_tokens`` stored tokens."""
         if self.method != "auto":
             return self.method
-        return "exact" if num_tokens <= self.exact_max_tokens else "ivf"
+        return "exact" if num_tokens <= self.exact_max_tokens else "ivfpq"
 
     def resolve_nlist(self, num_tokens: int) -> int:
         """The number of inverted lists for ``num_tokens`` stored tokens."""

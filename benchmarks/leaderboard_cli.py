@@ -1,0 +1,124 @@
+"""``vrag leaderboard``: run the baselines on ``synth-test`` and regenerate the leaderboard.
+
+On a fresh machine this builds the built-in corpus (first use), runs every baseline that can run here
+(``random``, ``oracle``, ``heuristic``, ``ppo`` and the untrained PPO policy; PPO trains a policy with
+the small default budget first when none is saved), writes ``results/<benchmark>/<agent>.json`` for
+each, and regenerates ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` from *every*
+results file present, so results of your own agents (``vrag eval --benchmark synth-test --agent
+my_pkg:MyAgent``) appear too. ``--skip-run`` only regenerates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_AGENTS = ("random", "oracle", "heuristic", "ppo", "ppo-untrained")
+"""Baselines run by default (``ppo-untrained`` is the PPO policy before training)."""
+
+QUICK_EPISODES = 60
+"""Episodes per agent with ``--quick`` (results go to ``results/<benchmark>-quick/``)."""
+
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "heuristic": ("rapidocr_onnxruntime",),
+    "ppo": ("stable_baselines3", "torch"),
+    "ppo-untrained": ("stable_baselines3", "torch"),
+}
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``vrag leaderboard`` options."""
+    parser.add_argument("--benchmark", default="synth-test", help="benchmark spec (default: synth-test)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"run only the first {QUICK_EPISODES} questions (results under results/<benchmark>-quick)",
+    )
+    parser.add_argument("--results-dir", default="results", help="results folder (default: results)")
+    parser.add_argument("--out-dir", default=".", help="where LEADERBOARD.md/.csv/.png go (default: .)")
+    parser.add_argument(
+        "--agents",
+        nargs="+",
+        default=list(DEFAULT_AGENTS),
+        metavar="AGENT",
+        help=f"agents to run (default: {' '.join(DEFAULT_AGENTS)}); names or module:Class",
+    )
+    parser.add_argument("--skip-run", action="store_true", help="only regenerate from the results files present")
+    parser.add_argument("--policy", help="PPO policy to evaluate (default: runs/ppo/policy.zip, trained if missing)")
+    parser.add_argument("--no-png", action="store_true", help="skip the chart")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _missing(agent: str) -> list[str]:
+    return [m for m in _NEEDS.get(agent, ()) if importlib.util.find_spec(m) is None]
+
+
+def _agent_args(agent: str, policy: str | None) -> tuple[str, dict[str, Any]]:
+    """The registry name and options of a leaderboard agent name."""
+    if agent == "ppo-untrained":
+        return "ppo", {"untrained": True}
+    if agent == "ppo":
+        return "ppo", ({"policy": policy} if policy else {})
+    return agent, {}
+
+
+def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
+    """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent."""
+    from tqdm.auto import tqdm
+
+    from benchmarks.runner import evaluate, write_results
+    from benchmarks.specs import get_benchmark, with_limit
+
+    benchmark = get_benchmark(args.benchmark)
+    if args.quick:
+        benchmark = with_limit(benchmark, QUICK_EPISODES)
+    spec = benchmark.to_eval_spec()
+    tqdm.write(f"benchmark {benchmark.name}: {benchmark.episodes} episodes on {benchmark.env_id}")
+    t0 = time.perf_counter()
+    _build_corpus(spec, args.quiet)
+    tqdm.write(f"corpus ready ({time.perf_counter() - t0:.0f} s)")
+    report = []
+    bar = tqdm(args.agents, desc="leaderboard", unit="agent", disable=args.quiet, position=0, leave=True)
+    for agent in bar:
+        bar.set_postfix(agent=agent)
+        missing = _missing(agent)
+        if missing:
+            tqdm.write(f"skipping {agent}: missing {', '.join(missing)}")
+            report.append((agent, "skipped (missing " + ", ".join(missing) + ")", 0.0))
+            continue
+        name, options = _agent_args(agent, args.policy)
+        t = time.perf_counter()
+        results = evaluate(name, spec, options, progress=not args.quiet)
+        agent_name = results["metadata"]["agent"]["name"]
+        out = write_results(results, Path(args.results_dir) / benchmark.name / f"{agent_name}.json")
+        elapsed = time.perf_counter() - t
+        s = results["summary"]
+        tqdm.write(f"{agent_name}: anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}")
+        report.append((agent_name, "ok", elapsed))
+    return report
+
+
+def _build_corpus(spec: Any, quiet: bool) -> None:
+    """Build the benchmark's corpus now (generated on first use), so agents' timings exclude it."""
+    env = spec.make_env()
+    env.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the baselines (unless ``--skip-run``), then regenerate and print the leaderboard."""
+    from benchmarks.leaderboard import markdown_table, write_leaderboard
+
+    t0 = time.perf_counter()
+    if not args.skip_run:
+        run_agents(args)
+    rows, paths = write_leaderboard(args.results_dir, args.out_dir, png=not args.no_png)
+    for bench in sorted({r.benchmark for r in rows}):
+        print(f"\n## {bench}\n")
+        print(markdown_table([r for r in rows if r.benchmark == bench]))
+    print("\nwrote " + ", ".join(str(p) for p in paths))
+    if not args.skip_run:
+        print(f"total time: {time.perf_counter() - t0:.0f} s")
+    return 0
