@@ -40,7 +40,6 @@ from vrag_env.wrappers import (
     Segment,
     analyze_question,
     group_rows,
-    is_heading,
     match_score,
     matched_terms,
     rank_candidates,
@@ -76,6 +75,7 @@ class HeuristicAgent(Agent):
             48x320 strip per short box; a long line counts as several).
         cells_per_view: Inner table cells read per view (those whose row and column labels match
             the question best).
+        zoom_detect_side: Detector resolution for zoomed views (see :meth:`OCRReader.detect`).
         reader: The OCR reader (default: the shared, cached one).
     """
 
@@ -88,8 +88,10 @@ class HeuristicAgent(Agent):
         min_match: float = 0.5,
         read_budget: float = 24.0,
         cells_per_view: int = 4,
+        zoom_detect_side: int = 736,
         reader: OCRReader | None = None,
     ) -> None:
+        self.zoom_detect_side = zoom_detect_side
         self.action_set = action_set
         self.read_budget = read_budget
         self.cells_per_view = cells_per_view
@@ -114,6 +116,7 @@ class HeuristicAgent(Agent):
             "min_match": self.min_match,
             "read_budget": self.read_budget,
             "cells_per_view": self.cells_per_view,
+            "zoom_detect_side": self.zoom_detect_side,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
         }
@@ -129,7 +132,9 @@ class HeuristicAgent(Agent):
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """The next action of the pipeline (see the module docstring)."""
         if not self._plan:
-            self._plan = [_Lookup(q, analyze_question(q)) for q in split_question(observation["question"])]
+            self._plan = [
+                _Lookup(q, analyze_question(q)) for q in split_question(observation["question"])
+            ]
         self._step += 1
         lookup = next((lk for lk in self._plan if lk.answer is None), None)
         if lookup is None:
@@ -174,7 +179,9 @@ class HeuristicAgent(Agent):
 
     # ------------------------------------------------------------------ reading
 
-    def _read_view(self, image: np.ndarray, qa: QuestionAnalysis, budget: float | None) -> list[Segment]:
+    def _read_view(
+        self, image: np.ndarray, qa: QuestionAnalysis, budget: float | None, side: int = 736
+    ) -> list[Segment]:
         """Read a view in two passes.
 
         Pass 1 reads every detected box except the inner cells of tables, short boxes (titles,
@@ -182,7 +189,7 @@ class HeuristicAgent(Agent):
         reads only the few inner cells whose row label and column header (read in pass 1) match the
         question: a table's header row and row labels are enough to locate a cell.
         """
-        boxes = self.reader.detect(image)
+        boxes = self.reader.detect(image, side)
         rows = group_rows([Segment("", b) for b in boxes])
         outer: list[BBox] = []
         inner: list[tuple[BBox, BBox, BBox | None]] = []  # (cell, row label, header)
@@ -216,7 +223,9 @@ class HeuristicAgent(Agent):
         read = {t.box: t.text for t in self.reader.recognize(image, chosen)}
         potential = []
         for cell, label, top in inner:
-            score = match_score(qa, read.get(label, "")) + (match_score(qa, read[top]) if top in read else 0.0)
+            score = match_score(qa, read.get(label, "")) + (
+                match_score(qa, read[top]) if top in read else 0.0
+            )
             if score > 0:
                 potential.append((-score, cell[1], cell[0], cell))
         cells = [c for *_, c in sorted(potential)[: self.cells_per_view]]
@@ -229,7 +238,8 @@ class HeuristicAgent(Agent):
 
     def _read_answer(self, image: np.ndarray, lookup: _Lookup) -> str:
         """Read the zoomed view and return the best answer span."""
-        segments = self._read_view(image, lookup.qa, None)
+        # Zoomed views get a finer detection pass: short small labels ("6.4") are found reliably.
+        segments = self._read_view(image, lookup.qa, None, side=self.zoom_detect_side)
         ranked = rank_candidates(segments, lookup.qa, limit=4)
         best = ranked[0] if ranked else None
         fallback = self._fallback[0] if self._fallback else None
@@ -248,15 +258,21 @@ class HeuristicAgent(Agent):
         if not specific:
             return True
         found = matched_terms(qa, text)
-        return sum(w for t, w in specific.items() if t in found) / sum(specific.values()) >= self.min_match
+        return (
+            sum(w for t, w in specific.items() if t in found) / sum(specific.values())
+            >= self.min_match
+        )
 
     # ------------------------------------------------------------------ choosing where to zoom
 
     def _choose_region(
         self, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
     ) -> BBox | None:
-        """The view-pixel box to crop: a table cell's row and column, a block under a heading, or
-        the best-matching line with its neighbours."""
+        """The view-pixel box to crop.
+
+        A table cell's row and column, a block under a title, or the best-matching line with its
+        neighbours.
+        """
         if not segments:
             return None
         ox, oy, cw, ch = view["content_box"]
@@ -281,19 +297,38 @@ class HeuristicAgent(Agent):
             else:
                 box = (best.box[0], best.box[1], row[-1].box[2], best.box[3])
             return _clip(_pad(box, 0.6 * h, 1.5 * h), content)
-        if is_heading(rows, r) and len(best.text.split()) <= 10:
+        below = rows[r + 1] if r + 1 < len(rows) else []
+        in_paragraph = (
+            len(below) == 1
+            and below[0].box[1] - best.box[3] < 0.6 * h
+            and below[0].box[2] - below[0].box[0] > 0.5 * (best.box[2] - best.box[0])
+        )
+        if len(row) == 1 and not in_paragraph and len(best.text.split()) <= 10:
             # A title: the block below it, down to the next heading.
             bottom = content[3]
-            for i in range(r + 1, len(rows)):
-                if is_heading(rows, i) and rows[i][0].height >= 0.9 * h:
+            for i in range(r + 2, len(rows)):
+                if len(rows[i]) == 1 and rows[i][0].height >= 0.9 * h and _is_title(rows, i):
                     bottom = rows[i][0].box[1]
                     break
-            box = (content[0], best.box[1] - 0.5 * h, content[2], min(bottom, best.box[1] + 0.6 * (content[3] - content[1])))
+            box = (
+                content[0],
+                best.box[1] - 0.5 * h,
+                content[2],
+                min(bottom, best.box[1] + 0.6 * (content[3] - content[1])),
+            )
             return _clip(box, content)
         # A line of text or a label: it, the line above and the lines below.
         x1 = min(s.box[0] for s in row)
         x2 = max(s.box[2] for s in row)
-        return _clip(_pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content)
+        return _clip(
+            _pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content
+        )
+
+
+def _is_title(rows: list[list[Segment]], i: int) -> bool:
+    """A one-segment row that starts a block: clearly separated from the row above it."""
+    seg = rows[i][0]
+    return seg.box[1] - max(s.box[3] for s in rows[i - 1]) > 0.5 * seg.height
 
 
 def _overlaps(a: BBox, b: BBox) -> bool:

@@ -124,19 +124,28 @@ class OCRReader:
                 )
             return self._engine
 
-    def detect(self, image: np.ndarray) -> list[BBox]:
+    def detect(self, image: np.ndarray, side: int = 736) -> list[BBox]:
         """Text boxes of an RGB ``(H, W, 3)`` uint8 image, in reading order (top to bottom).
 
-        Boxes are axis-aligned ``(x1, y1, x2, y2)`` in image pixels, rounded to 0.1 px.
+        Args:
+            image: The image.
+            side: The detector works on the image resized so its shorter side is at least this
+                long (RapidOCR's default 736; larger finds smaller text, at a higher cost).
+
+        Returns:
+            Axis-aligned ``(x1, y1, x2, y2)`` boxes in image pixels, rounded to 0.1 px.
         """
-        key = image_key(image)
+        key = (image_key(image), side)
         cached = self._detections.get(key)
         if cached is not None:
             self.stats["detect_cached"] += 1
             return list(cached)
         self.stats["detect_calls"] += 1
         bgr = np.ascontiguousarray(image[:, :, ::-1])
-        quads, _ = self.engine(bgr, use_det=True, use_cls=False, use_rec=False)
+        engine = self.engine
+        with self._lock:
+            engine.text_det.limit_side_len = side
+            quads, _ = engine(bgr, use_det=True, use_cls=False, use_rec=False)
         boxes: list[BBox] = []
         for quad in quads or []:
             xs = [float(p[0]) for p in quad]
@@ -178,9 +187,9 @@ class OCRReader:
                 out[i] = read
         return [t for t in out if t is not None]
 
-    def read(self, image: np.ndarray, min_height: float = 0.0) -> list[TextBox]:
+    def read(self, image: np.ndarray, min_height: float = 0.0, side: int = 736) -> list[TextBox]:
         """Detect, then read every box at least ``min_height`` pixels tall (empty texts dropped)."""
-        boxes = [b for b in self.detect(image) if b[3] - b[1] >= min_height]
+        boxes = [b for b in self.detect(image, side) if b[3] - b[1] >= min_height]
         return [t for t in self.recognize(image, boxes) if t.text.strip()]
 
 

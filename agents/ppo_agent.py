@@ -88,7 +88,9 @@ class PPOAgent(Agent):
         if path.is_file():
             return path
         if policy:
-            raise FileNotFoundError(f"no PPO policy at {path}; train one with `uv run python agents/sb3_ppo.py`")
+            raise FileNotFoundError(
+                f"no PPO policy at {path}; train one with `uv run python agents/sb3_ppo.py`"
+            )
         if not train_if_missing:
             raise FileNotFoundError(
                 f"no PPO policy at the default location {path}; train one with "

@@ -55,9 +55,9 @@ class Args:
     """Environment steps to train for (the default trains in a few minutes on 2 CPU cores)."""
     num_envs: int = 4
     """Envs stepped together (in one process)."""
-    n_steps: int = 256
+    n_steps: int = 128
     """Steps per env per rollout."""
-    batch_size: int = 256
+    batch_size: int = 128
     """Minibatch size of the PPO update."""
     n_epochs: int = 4
     """Passes over each rollout."""
@@ -154,7 +154,9 @@ def _progress_callback(total: int, enabled: bool) -> Any:
         """A tqdm bar over environment steps, with the recent mean episode return."""
 
         def _on_training_start(self) -> None:
-            self.bar = tqdm(total=total, desc="train ppo", unit="step", disable=not enabled, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, desc="train ppo", unit="step", disable=not enabled, dynamic_ncols=True
+            )
 
         def _on_step(self) -> bool:
             self.bar.update(self.training_env.num_envs)
@@ -174,7 +176,9 @@ def _wandb_logger(run: Any) -> Any:
     from stable_baselines3.common.logger import KVWriter, Logger
 
     class WandbWriter(KVWriter):
-        def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+        def write(
+            self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0
+        ) -> None:
             values = {k: v for k, v in key_values.items() if isinstance(v, (int, float))}
             if values:
                 run.log({**values, "global_step": step})
@@ -184,15 +188,21 @@ def _wandb_logger(run: Any) -> Any:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """``Args`` from the command line: every field is ``--field-name`` (booleans: ``--x/--no-x``)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     docs = _field_docs()
     for f in dataclasses.fields(Args):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name))
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=docs.get(f.name)
+            )
         elif f.name == "net_arch":
-            parser.add_argument(flag, type=int, nargs="+", default=list(default), help=docs.get(f.name))  # type: ignore[call-overload]
+            parser.add_argument(
+                flag, type=int, nargs="+", default=list(default), help=docs.get(f.name)
+            )  # type: ignore[call-overload]
         else:
             kind = {"int": int, "float": float, "str": str}[str(f.type)]
             parser.add_argument(flag, type=kind, default=default, help=docs.get(f.name))
@@ -203,12 +213,13 @@ def _field_docs() -> dict[str, str]:
     """The attribute docstrings of :class:`Args` (for ``--help``)."""
     import ast
     import inspect
+    import itertools
     import textwrap
 
     tree = ast.parse(textwrap.dedent(inspect.getsource(Args)))
     docs: dict[str, str] = {}
     body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, nxt in zip(body, body[1:], strict=False):
+    for node, nxt in itertools.pairwise(body):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
                 docs[node.target.id] = str(nxt.value.value)
@@ -276,7 +287,9 @@ def train(args: Args) -> Path:
     if run is not None:
         model.set_logger(_wandb_logger(run))
     if not args.untrained:
-        model.learn(args.total_timesteps, callback=_progress_callback(args.total_timesteps, args.progress))
+        model.learn(
+            args.total_timesteps, callback=_progress_callback(args.total_timesteps, args.progress)
+        )
     train_seconds = time.perf_counter() - t0
     vec_env.close()
     results = evaluate_policy(model, args, args.eval_episodes) if args.eval_episodes > 0 else {}
@@ -297,7 +310,9 @@ def train(args: Args) -> Path:
         run.summary.update({f"eval/{k}": v for k, v in results.items()})
         run.summary["train_seconds"] = round(train_seconds, 1)
         run.finish()
-    print(f"policy saved to {path} (trained {meta['trained_timesteps']} steps in {train_seconds:.0f} s)")
+    print(
+        f"policy saved to {path} (trained {meta['trained_timesteps']} steps in {train_seconds:.0f} s)"
+    )
     return path
 
 

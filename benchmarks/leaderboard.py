@@ -103,7 +103,9 @@ def load_rows(results_dir: str | os.PathLike[str] = "results") -> list[Row]:
             results = json.loads(path.read_text(encoding="utf-8"))
             rows.append(_row_from_results(results, path, root))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            logger.warning("skipping %s: not a results file (%s: %s)", path, type(exc).__name__, exc)
+            logger.warning(
+                "skipping %s: not a results file (%s: %s)", path, type(exc).__name__, exc
+            )
     return sort_rows(rows)
 
 
@@ -190,7 +192,10 @@ def render_csv(rows: list[Row]) -> str:
     for r in rows:
         values = asdict(r)
         writer.writerow(
-            [f"{v:.6f}".rstrip("0").rstrip(".") if isinstance(v, float) else v for v in values.values()]
+            [
+                f"{v:.6f}".rstrip("0").rstrip(".") if isinstance(v, float) else v
+                for v in values.values()
+            ]
         )
     return buf.getvalue()
 

@@ -31,14 +31,20 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``vrag leaderboard`` options."""
-    parser.add_argument("--benchmark", default="synth-test", help="benchmark spec (default: synth-test)")
+    parser.add_argument(
+        "--benchmark", default="synth-test", help="benchmark spec (default: synth-test)"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
         help=f"run only the first {QUICK_EPISODES} questions (results under results/<benchmark>-quick)",
     )
-    parser.add_argument("--results-dir", default="results", help="results folder (default: results)")
-    parser.add_argument("--out-dir", default=".", help="where LEADERBOARD.md/.csv/.png go (default: .)")
+    parser.add_argument(
+        "--results-dir", default="results", help="results folder (default: results)"
+    )
+    parser.add_argument(
+        "--out-dir", default=".", help="where LEADERBOARD.md/.csv/.png go (default: .)"
+    )
     parser.add_argument(
         "--agents",
         nargs="+",
@@ -46,8 +52,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="AGENT",
         help=f"agents to run (default: {' '.join(DEFAULT_AGENTS)}); names or module:Class",
     )
-    parser.add_argument("--skip-run", action="store_true", help="only regenerate from the results files present")
-    parser.add_argument("--policy", help="PPO policy to evaluate (default: runs/ppo/policy.zip, trained if missing)")
+    parser.add_argument(
+        "--skip-run", action="store_true", help="only regenerate from the results files present"
+    )
+    parser.add_argument(
+        "--policy", help="PPO policy to evaluate (default: runs/ppo/policy.zip, trained if missing)"
+    )
     parser.add_argument("--no-png", action="store_true", help="skip the chart")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -81,7 +91,9 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     _build_corpus(spec, args.quiet)
     tqdm.write(f"corpus ready ({time.perf_counter() - t0:.0f} s)")
     report = []
-    bar = tqdm(args.agents, desc="leaderboard", unit="agent", disable=args.quiet, position=0, leave=True)
+    bar = tqdm(
+        args.agents, desc="leaderboard", unit="agent", disable=args.quiet, position=0, leave=True
+    )
     for agent in bar:
         bar.set_postfix(agent=agent)
         missing = _missing(agent)
@@ -96,7 +108,9 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
         out = write_results(results, Path(args.results_dir) / benchmark.name / f"{agent_name}.json")
         elapsed = time.perf_counter() - t
         s = results["summary"]
-        tqdm.write(f"{agent_name}: anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}")
+        tqdm.write(
+            f"{agent_name}: anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
+        )
         report.append((agent_name, "ok", elapsed))
     return report
 

@@ -122,7 +122,12 @@ class Benchmark:
 
     def make_env_kwargs(self) -> dict[str, Any]:
         """The ``gym.make`` keyword arguments (split, dialect, reward and ``env_kwargs``)."""
-        return {"split": self.split, "dialect": self.dialect, "reward": self.reward, **self.env_kwargs}
+        return {
+            "split": self.split,
+            "dialect": self.dialect,
+            "reward": self.reward,
+            **self.env_kwargs,
+        }
 
     def to_eval_spec(self, limit: int | None = None, name: str | None = None) -> EvalSpec:
         """The runner's :class:`~benchmarks.runner.EvalSpec` for this benchmark.
@@ -297,7 +302,9 @@ def get_benchmark(name: str, spec_dir: Path = SPEC_DIR) -> Benchmark:
         return load_benchmark(path)
     if name.endswith(".json") and Path(name).is_file():
         return load_benchmark(name)
-    raise ValueError(f"unknown benchmark {name!r}. Available benchmarks: {available_benchmarks(spec_dir)}")
+    raise ValueError(
+        f"unknown benchmark {name!r}. Available benchmarks: {available_benchmarks(spec_dir)}"
+    )
 
 
 def write_benchmark(benchmark: Benchmark, path: str | os.PathLike[str]) -> Path:
@@ -328,16 +335,22 @@ def with_limit(benchmark: Benchmark, limit: int, suffix: str = "-quick") -> Benc
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the checked-in spec files from their recipes."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--write", action="store_true", help="write benchmarks/specs/<name>.json")
-    parser.add_argument("names", nargs="*", help=f"benchmarks to build (default: all of {sorted(RECIPES)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to build (default: all of {sorted(RECIPES)})"
+    )
     args = parser.parse_args(argv)
     for name in args.names or sorted(RECIPES):
         if name not in RECIPES:
             parser.error(f"no recipe for {name!r}; recipes: {sorted(RECIPES)}")
         benchmark = build_benchmark(RECIPES[name])
         if args.write:
-            print(f"wrote {write_benchmark(benchmark, spec_path(name))} ({benchmark.episodes} questions)")
+            print(
+                f"wrote {write_benchmark(benchmark, spec_path(name))} ({benchmark.episodes} questions)"
+            )
         else:
             print(json.dumps(benchmark.to_json())[:400] + " ...")
     return 0

@@ -205,7 +205,7 @@ def test_unloadable_model_gives_a_clear_error(tmp_path: Path, corpus_dir: Path) 
     not_a_model = tmp_path / "empty"
     not_a_model.mkdir()
     for model in (str(tmp_path / "missing"), str(not_a_model), ""):  # "" = hub default, offline
-        r = make_retriever("colqwen2", model=model)
+        r = make_retriever("colqwen2", model=model, local_files_only=True)
         with pytest.raises(ModelLoadError, match=r'retriever="colqwen2:/path/to/checkpoint"'):
             r.load_model()
     with pytest.raises(ModelLoadError, match="colqwen2"):

@@ -9,22 +9,29 @@ import pytest
 
 pytest.importorskip("rapidocr_onnxruntime")
 
-from agents.heuristic import difference, split_question  # noqa: E402
-from agents.ocr import OCRReader  # noqa: E402
-from benchmarks.runner import evaluate  # noqa: E402
-from benchmarks.specs import get_benchmark, with_limit  # noqa: E402
+from agents.heuristic import difference, split_question
+from agents.ocr import OCRReader
+from benchmarks.runner import evaluate
+from benchmarks.specs import get_benchmark, with_limit
 
 EPISODES = 4
 
 
 def test_split_question() -> None:
-    assert split_question("What was the change in Acme's Europe revenue from Q4 2021 to Q4 2023?") == [
+    assert split_question(
+        "What was the change in Acme's Europe revenue from Q4 2021 to Q4 2023?"
+    ) == [
         "What was the change in Acme's Europe revenue in 2021?",
         "What was the change in Acme's Europe revenue in 2023?",
     ]
     later_first = split_question("How much more cash did Acme generate in 2023 than in 2021?")
-    assert later_first == ["How much more cash did Acme generate in 2021?", "How much more cash did Acme generate in 2023?"]
-    assert split_question("What was Acme's revenue in 2022?") == ["What was Acme's revenue in 2022?"]
+    assert later_first == [
+        "How much more cash did Acme generate in 2021?",
+        "How much more cash did Acme generate in 2023?",
+    ]
+    assert split_question("What was Acme's revenue in 2022?") == [
+        "What was Acme's revenue in 2022?"
+    ]
 
 
 def test_difference() -> None:

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 
-from agents.sb3_ppo import Args, parse_args, train  # noqa: E402
-from benchmarks.runner import evaluate  # noqa: E402
-from benchmarks.specs import get_benchmark, with_limit  # noqa: E402
+from agents.sb3_ppo import Args, parse_args, train
+from benchmarks.runner import evaluate
+from benchmarks.specs import get_benchmark, with_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = [
@@ -53,7 +53,7 @@ def test_untrained_policy_is_its_own_row() -> None:
 
 def test_missing_policy_path_is_a_clear_error(tmp_path: Path) -> None:
     spec = with_limit(get_benchmark("synth-tiny"), 1).to_eval_spec()
-    with pytest.raises(FileNotFoundError, match="sb3_ppo.py"):
+    with pytest.raises(FileNotFoundError, match=r"sb3_ppo\.py"):
         evaluate("ppo", spec, {"policy": str(tmp_path / "none.zip")}, progress=False)
 
 

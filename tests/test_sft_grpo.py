@@ -36,7 +36,7 @@ def test_sft_then_grpo_with_environment_factory(tmp_path, single_thread) -> None
     from agents.vlm.sft import train_sft
     from agents.vlm.tiny import build_tiny_vlm
 
-    tiny = build_tiny_vlm(tmp_path / "tiny", seed=0)
+    tiny = build_tiny_vlm(tmp_path / "tiny", seed=0, hidden_size=128)
     sft = train_sft(
         SFTArgs(
             model=str(tiny),

@@ -60,7 +60,7 @@ def test_checked_in_specs_load_and_are_fresh() -> None:
 def test_stale_spec_is_a_clear_error() -> None:
     bench = get_benchmark("synth-tiny")
     stale = dataclasses.replace(bench, corpus=CorpusRef("tiny", 0, "000000000000"))
-    with pytest.raises(StaleBenchmarkError, match="python -m benchmarks.specs --write"):
+    with pytest.raises(StaleBenchmarkError, match=r"python -m benchmarks\.specs --write"):
         stale.to_eval_spec()
 
 
@@ -133,7 +133,15 @@ def test_leaderboard_cli_skip_run(tmp_path: Path, real_results) -> None:
 
     write_results(real_results["oracle"], tmp_path / "results" / "synth-tiny-quick" / "oracle.json")
     code = main(
-        ["leaderboard", "--skip-run", "--results-dir", str(tmp_path / "results"), "--out-dir", str(tmp_path), "--no-png"]
+        [
+            "leaderboard",
+            "--skip-run",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--out-dir",
+            str(tmp_path),
+            "--no-png",
+        ]
     )
     assert code == 0
     assert (tmp_path / MARKDOWN_NAME).is_file() and not (tmp_path / PNG_NAME).exists()

@@ -58,16 +58,19 @@ def test_log_results_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     summary = {}
     for record in records:
         if record.WhichOneof("record_type") == "summary":
-            summary.update({item.key: json.loads(item.value_json) for item in record.summary.update})
+            summary.update(
+                {item.key: json.loads(item.value_json) for item in record.summary.update}
+            )
     assert summary["anls"] == results["summary"]["anls"]
     assert summary["episodes"] == 3 and summary["anls_ci95"] == results["summary"]["anls_ci95"]
-    history_keys = {
-        item.key
+    history = {
+        "/".join([item.key] if item.key else list(item.nested_key)): json.loads(item.value_json)
         for record in records
         if record.WhichOneof("record_type") == "history"
         for item in record.history.item
     }
-    assert "episodes" in history_keys
+    assert history["episodes/_type"] == "table-file" and history["episodes/nrows"] == 3
+    assert history["episodes/ncols"] == len(EPISODE_COLUMNS)
 
     tables = list(run_dir.glob("files/media/table/episodes_*.table.json"))
     assert len(tables) == 1

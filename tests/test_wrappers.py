@@ -108,10 +108,17 @@ def test_rank_candidates_reads_a_table_cell() -> None:
         ("Region", 0), ("Q1", 200), ("Q2", 300), ("FY 2022", 400),
     ]  # fmt: skip
     segments = [Segment(t, (x, 0, x + 60, 10)) for t, x in cells]
-    for y, (label, values) in enumerate([("Europe", ["10.1", "12.2", "40.0"]), ("Africa", ["5.5", "6.6", "20.0"])], 1):
+    for y, (label, values) in enumerate(
+        [("Europe", ["10.1", "12.2", "40.0"]), ("Africa", ["5.5", "6.6", "20.0"])], 1
+    ):
         segments.append(Segment(label, (0, 20 * y, 80, 20 * y + 10)))
-        segments += [Segment(v, (x, 20 * y, x + 60, 20 * y + 10)) for v, x in zip(values, (200, 300, 400))]
-    best = rank_candidates(segments, "What was Acme's revenue from Africa in the second quarter of 2022?")
+        segments += [
+            Segment(v, (x, 20 * y, x + 60, 20 * y + 10))
+            for v, x in zip(values, (200, 300, 400), strict=True)
+        ]
+    best = rank_candidates(
+        segments, "What was Acme's revenue from Africa in the second quarter of 2022?"
+    )
     assert best[0].text == "6.6"
     best = rank_candidates(segments, "What was Acme's full-year 2022 revenue in Europe?")
     assert best[0].text == "40.0"
@@ -119,14 +126,18 @@ def test_rank_candidates_reads_a_table_cell() -> None:
 
 def test_rank_candidates_reads_prose_and_drops_answers_in_the_question() -> None:
     words = "Acme Group is a logistics company headquartered in Lisbon . Founded in 1987 , it runs 12 sites".split()
-    line = segments_from_words([(w, (i * 60.0, 0.0, i * 60.0 + 50, 10.0)) for i, w in enumerate(words)], gap=2.0)
+    line = segments_from_words(
+        [(w, (i * 60.0, 0.0, i * 60.0 + 50, 10.0)) for i, w in enumerate(words)], gap=2.0
+    )
     assert rank_candidates(line, "Where is Acme headquartered?")[0].text == "Lisbon"
     assert rank_candidates(line, "In which year was Acme founded?")[0].text == "1987"
     assert all(c.text != "Acme Group" for c in rank_candidates(line, "Where is Acme Group based?"))
 
 
 def test_question_analysis() -> None:
-    qa = analyze_question("What prior-year revenue from Europe is given in Acme's 2022 annual report?")
+    qa = analyze_question(
+        "What prior-year revenue from Europe is given in Acme's 2022 annual report?"
+    )
     assert qa.terms["fy2021"] == 2.0 and qa.expects == "number"
     assert analyze_question("Who audited Acme's 2021 accounts?").expects == "name"
     assert analyze_question("On what date was the report approved?").expects == "date"

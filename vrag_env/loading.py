@@ -83,7 +83,7 @@ def _build_retriever(name: str, corpus: Corpus) -> Retriever:
     retriever = make_retriever(backend, model=model) if sep else make_retriever(backend)
     load_or_build = getattr(type(retriever), "load_or_build", None)
     if load_or_build is not None:
-        loaded: Retriever = load_or_build(corpus)
+        loaded: Retriever = load_or_build(corpus, **({"model": model} if sep else {}))
         return loaded
     retriever.index(corpus)
     return retriever

@@ -63,16 +63,12 @@ _MONTHS = (
     "january february march april may june july august september october november december".split()
 )
 _MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b")
-_DATE = re.compile(
-    r"\b\d{1,2}\s?(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")\s?\d{4}\b"
-)
+_DATE = re.compile(r"\b\d{1,2}\s?(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")\s?\d{4}\b")
 _NUMBER = re.compile(
     r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?[-–]\s?\d[\d,]*(?:\.\d+)?)?%?(?![\w])"
 )
 _CODE = re.compile(r"\b[A-Z]{1,4}-[A-Z0-9][A-Z0-9-]*\b|\S+@\S+\.\w+")
-_NAME = re.compile(
-    r"\b[A-Z][\w'’.-]*(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][\w'’.-]*)*"
-)
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][\w'’.-]*)*")
 _TRAILING = ".,;:)(]["
 _ENUMERATOR = re.compile(r"(?:Table|Figure|Fig\.|Page|Note|Chart|Slide)\s*$|\bresults\s*$", re.I)
 _SHORT_WORDS = 6
@@ -335,8 +331,10 @@ def span_kind(text: str) -> str:
 
 
 def is_heading(rows: Sequence[Sequence[Segment]], i: int) -> bool:
-    """Whether row ``i`` looks like a heading (or a bullet, or a paragraph's first line): one
-    segment of words, with a vertical gap of at least 0.8 of its height above it."""
+    """Whether row ``i`` looks like a heading (or a bullet, or a paragraph's first line).
+
+    That is: one segment of words, with a vertical gap of at least 0.8 of its height above it.
+    """
     if len(rows[i]) != 1 or not _is_words(rows[i][0].text):
         return False
     if i == 0:
@@ -363,7 +361,12 @@ def _compatible(expects: str, kind: str) -> float:
         return 0.0
     if expects == kind:
         return 1.0
-    if (expects, kind) in {("code", "number"), ("number", "code"), ("name", "text"), ("date", "year")}:
+    if (expects, kind) in {
+        ("code", "number"),
+        ("number", "code"),
+        ("name", "text"),
+        ("date", "year"),
+    }:
         return 0.3
     return -1.0
 
@@ -496,85 +499,15 @@ def rank_candidates(
     """
     qa = question if isinstance(question, QuestionAnalysis) else analyze_question(question)
     rows = group_rows(segments)
-    headings = [is_heading(rows, i) for i in range(len(rows))]
-    layout = _Layout(rows, headings)
+    layout = _Layout(rows, [is_heading(rows, i) for i in range(len(rows))])
     found: dict[str, Candidate] = {}
     aligned_values: list[tuple[Candidate, float]] = []
     for r, row in enumerate(rows):
-        for s_index, seg in enumerate(row):
-            n = max(1, len(seg.text))
-            x1, y1, x2, y2 = seg.box
-            label = row[0] if s_index > 0 and _is_label(row[0].text) else None
-            prev_seg = row[s_index - 1] if s_index > 0 else None
-            above_row = rows[r - 1] if r > 0 and seg.box[1] - rows[r - 1][0].box[3] < 1.5 * seg.height else []
-            prev_line = " ".join(s.text for s in above_row if _overlap(s.box, seg.box))
-            section = next(
-                (
-                    rows[i][0].text
-                    for i in range(r - 1, max(-1, r - 30), -1)
-                    if headings[i] and seg.box[1] - rows[i][0].box[3] < 30 * seg.height
-                ),
-                "",
-            )
-            for a, b in _spans(seg.text):
-                text = seg.text[a:b]
-                kind = span_kind(text)
-                if _raw_words(text) in qa.raw or compact(text) in _NOT_ANSWERS:
-                    continue  # an answer never occurs in its question
-                box = (x1 + (x2 - x1) * a / n, y1, x1 + (x2 - x1) * b / n, y2)
-                short = len(seg.text.split()) <= _SHORT_WORDS
-                left = seg.text[max(0, a - 48) : a]
-                if a == 0 and prev_seg is not None:
-                    left = prev_seg.text + " " + left
-                right = seg.text[b : b + 28]
-                above = _walk(layout, r, box, -1, 4 * seg.height) if short else None
-                below = _walk(layout, r, box, +1, 14 * seg.height) if short else None
-                contexts = (
-                    ("inline", left, 1.0),
-                    ("inline", right, 0.9),
-                    ("row", label.text if label is not None else "", 1.0),
-                    ("column", above.text if above is not None else "", 1.0),
-                    ("column", below.text if below is not None else "", 0.8),
-                    ("inline", prev_line, 0.5),
-                    ("section", section, 0.4),
-                )
-                best: dict[str, float] = {}
-                parts = {"inline": 0.0, "row": 0.0, "column": 0.0}
-                for name, ctx, weight in contexts:
-                    hits = matched_terms(qa, ctx)
-                    for t in hits:
-                        best[t] = max(best.get(t, 0.0), weight)
-                    if name in parts and hits:
-                        parts[name] = max(parts[name], sum(qa.terms[t] for t in hits) / qa.total_weight)
-                context = sum(qa.terms[t] * w for t, w in best.items()) / qa.total_weight
-                self_terms = matched_terms(qa, text)
-                label_like = sum(qa.terms[t] for t in self_terms) / qa.total_weight
-                type_fit = _compatible(qa.expects, kind)
-                words = len(text.split())
-                score = context + 0.25 * type_fit - 0.5 * label_like - 0.05 * (words - 1)
-                cand = Candidate(
-                    text=text,
-                    box=box,
-                    kind=kind,
-                    score=score,
-                    features={
-                        "context": context,
-                        "row": parts["row"],
-                        "column": parts["column"],
-                        "inline": parts["inline"],
-                        "type": type_fit,
-                        "extreme": 0.0,
-                        "label": label_like,
-                        "number": float(kind == "number"),
-                        "name": float(kind in ("name", "text")),
-                        "date": float(kind in ("date", "year")),
-                    },
-                )
-                if qa.extreme and kind in ("name", "text") and short:
-                    value = _walk_value(layout, r, box)
-                    if value is not None:
-                        aligned_values.append((cand, value))
-                key = text.strip().lower()
+        for s_index in range(len(row)):
+            for cand, value in _segment_candidates(qa, layout, r, s_index):
+                if value is not None:
+                    aligned_values.append((cand, value))
+                key = cand.text.strip().lower()
                 if key not in found or found[key].score < cand.score:
                     found[key] = cand
     if qa.extreme and len(aligned_values) >= 2:
@@ -584,12 +517,93 @@ def rank_candidates(
             key = cand.text.strip().lower()
             if found.get(key) is cand:
                 cand.features["extreme"] = bonus
-                found[key] = Candidate(cand.text, cand.box, cand.kind, cand.score + 0.6 * bonus, cand.features)
+                found[key] = Candidate(
+                    cand.text, cand.box, cand.kind, cand.score + 0.6 * bonus, cand.features
+                )
     ranked = sorted(found.values(), key=lambda c: (-c.score, c.box[1], c.box[0], c.text))
     out = []
     for cand in ranked[:limit] if limit is not None else ranked:
         cand.features["score"] = cand.score
         out.append(cand)
+    return out
+
+
+def _segment_context(layout: _Layout, r: int, s_index: int) -> tuple[str, str, str]:
+    """The row label, the previous line and the section title of segment ``s_index`` of row ``r``."""
+    rows = layout.rows
+    row = rows[r]
+    seg = row[s_index]
+    label = row[0].text if s_index > 0 and _is_label(row[0].text) else ""
+    above = rows[r - 1] if r > 0 and seg.box[1] - rows[r - 1][0].box[3] < 1.5 * seg.height else []
+    prev_line = " ".join(s.text for s in above if _overlap(s.box, seg.box))
+    section = next(
+        (
+            rows[i][0].text
+            for i in range(r - 1, max(-1, r - 30), -1)
+            if layout.headings[i] and seg.box[1] - rows[i][0].box[3] < 30 * seg.height
+        ),
+        "",
+    )
+    return label, prev_line, section
+
+
+def _segment_candidates(
+    qa: QuestionAnalysis, layout: _Layout, r: int, s_index: int
+) -> list[tuple[Candidate, float | None]]:
+    """Scored candidates of one segment, each with its aligned value (for extreme questions)."""
+    row = layout.rows[r]
+    seg = row[s_index]
+    n = max(1, len(seg.text))
+    x1, y1, x2, y2 = seg.box
+    label, prev_line, section = _segment_context(layout, r, s_index)
+    short = len(seg.text.split()) <= _SHORT_WORDS
+    out: list[tuple[Candidate, float | None]] = []
+    for a, b in _spans(seg.text):
+        text = seg.text[a:b]
+        if _raw_words(text) in qa.raw or compact(text) in _NOT_ANSWERS:
+            continue  # an answer never occurs in its question
+        kind = span_kind(text)
+        box = (x1 + (x2 - x1) * a / n, y1, x1 + (x2 - x1) * b / n, y2)
+        left = seg.text[max(0, a - 48) : a]
+        if a == 0 and s_index > 0:
+            left = row[s_index - 1].text + " " + left
+        above = _walk(layout, r, box, -1, 4 * seg.height) if short else None
+        below = _walk(layout, r, box, +1, 14 * seg.height) if short else None
+        contexts = (
+            ("inline", left, 1.0),
+            ("inline", seg.text[b : b + 28], 0.9),
+            ("row", label, 1.0),
+            ("column", above.text if above is not None else "", 1.0),
+            ("column", below.text if below is not None else "", 0.8),
+            ("inline", prev_line, 0.5),
+            ("section", section, 0.4),
+        )
+        best: dict[str, float] = {}
+        parts = {"inline": 0.0, "row": 0.0, "column": 0.0}
+        for name, ctx, weight in contexts:
+            hits = matched_terms(qa, ctx)
+            for t in hits:
+                best[t] = max(best.get(t, 0.0), weight)
+            if name in parts and hits:
+                parts[name] = max(parts[name], sum(qa.terms[t] for t in hits) / qa.total_weight)
+        context = sum(qa.terms[t] * w for t, w in best.items()) / qa.total_weight
+        label_like = sum(qa.terms[t] for t in matched_terms(qa, text)) / qa.total_weight
+        type_fit = _compatible(qa.expects, kind)
+        score = context + 0.25 * type_fit - 0.5 * label_like - 0.05 * (len(text.split()) - 1)
+        features = {
+            "context": context,
+            **parts,
+            "type": type_fit,
+            "extreme": 0.0,
+            "label": label_like,
+            "number": float(kind == "number"),
+            "name": float(kind in ("name", "text")),
+            "date": float(kind in ("date", "year")),
+        }
+        value = None
+        if qa.extreme and kind in ("name", "text") and short:
+            value = _walk_value(layout, r, box)
+        out.append((Candidate(text, box, kind, score, features), value))
     return out
 
 
@@ -609,8 +623,9 @@ def _walk_value(layout: _Layout, row_index: int, box: BBox) -> float | None:
 # The SB3 wrapper
 # ---------------------------------------------------------------------------------------------
 
-GRID = 3
-"""The crop grid is ``GRID x GRID`` cells of the current view."""
+GRID = 2
+"""The crop grid is ``GRID x GRID`` cells of the current view (a 2x2 cell of a report page or a
+slide is shown at a scale where its small print is legible)."""
 
 NUM_CANDIDATES = 8
 """Answer macro-actions: one per ranked candidate."""
@@ -640,7 +655,9 @@ class MacroAction:
         return self.kind if self.kind in ("search", "crop_best") else f"{self.kind}_{self.index}"
 
 
-def macro_actions(grid: int = GRID, num_candidates: int = NUM_CANDIDATES) -> tuple[MacroAction, ...]:
+def macro_actions(
+    grid: int = GRID, num_candidates: int = NUM_CANDIDATES
+) -> tuple[MacroAction, ...]:
     """The macro-action list: search, the grid crops, crop-best-line, then one answer per candidate."""
     return (
         MacroAction("search"),
@@ -655,14 +672,14 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
 
     ## Action Space
 
-    ``Discrete(2 + grid**2 + num_candidates)``; with the defaults (``grid=3``, 8 candidates), 19:
+    ``Discrete(2 + grid**2 + num_candidates)``; with the defaults (``grid=2``, 8 candidates), 14:
 
     | action | macro | env action |
     |---|---|---|
     | 0 | search | ``<search>{question}</search>``: the retriever's best page not shown yet, so repeating it shows the next result |
-    | 1..9 | crop grid cell ``i`` | ``<bbox>`` of cell ``i`` (row-major) of a 3x3 grid over the current view |
-    | 10 | crop around the best line | a band below the legible line that best matches the question: the full view width, from one line above it down by ``best_band`` x the width (a table or chart under its title, a paragraph); the cell with the most small print when nothing legible matches |
-    | 11..18 | answer candidate ``k`` | ``<answer>{candidate k}</answer>``; an empty (invalid) answer when there are fewer candidates |
+    | 1..4 | crop grid cell ``i`` | ``<bbox>`` of cell ``i`` (row-major) of a 2x2 grid over the current view |
+    | 5 | crop around the best line | a band below the legible line that best matches the question: the full view width, from one line above it down by ``best_band`` x the width (a table or chart under its title, a paragraph); the cell with the most small print when nothing legible matches |
+    | 6..13 | answer candidate ``k`` | ``<answer>{candidate k}</answer>``; an empty (invalid) answer when there are fewer candidates |
 
     Actions that cannot apply (crop before any search, a missing candidate) are passed on as the
     env's invalid actions, so they cost the env's penalty and the episode goes on.
@@ -700,7 +717,8 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         best_band: float = 0.6,
         max_steps: int | None = None,
     ) -> None:
-        super().__init__(env)
+        # gymnasium annotates ``Wrapper.__init__``'s env with the wrapper's own (outer) types.
+        super().__init__(env)  # type: ignore[arg-type]
         if grid < 1 or num_candidates < 1 or image_size < 36:
             raise ValueError(
                 f"need grid >= 1, num_candidates >= 1 and image_size >= 36 (SB3's CNN minimum); got "
@@ -714,7 +732,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         self.max_steps = int(max_steps or spec_steps or 10)
         self.actions = macro_actions(grid, num_candidates)
         self.state_size = 5 + len(_EXPECTS) + 5 + 2 * grid * grid + len(_KINDS)
-        self.action_space = spaces.Discrete(len(self.actions))  # type: ignore[assignment]
+        self.action_space = spaces.Discrete(len(self.actions))
         self.observation_space = spaces.Dict(  # type: ignore[assignment]
             {
                 "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
@@ -746,14 +764,17 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     ) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
         """Translate the macro-action into an env action string and step the env."""
         text = self.action_text(int(action))
-        obs, reward, terminated, truncated, info = self.env.step(text)
+        obs, reward, terminated, truncated, info = self.env.step(text)  # type: ignore[arg-type]
         return self.observe(obs, info), reward, terminated, truncated, info
 
     # ------------------------------------------------------------------ for agents that step the env
 
     def start_episode(self, question: str) -> None:
-        """Start reading for a new question (``reset`` calls it; so do agents that drive the
-        underlying env themselves and use this wrapper only to observe and translate)."""
+        """Start reading for a new question.
+
+        ``reset`` calls it; so do agents that drive the underlying env themselves and use this
+        wrapper only to observe and translate.
+        """
         self._question = question
         self._qa = analyze_question(question)
         self._candidates = []
@@ -763,7 +784,9 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     def action_text(self, action: int) -> str:
         """The env action string for macro-action ``action`` in the current state."""
         if not 0 <= action < len(self.actions):
-            raise gym.error.InvalidAction(f"macro-action must be in [0, {len(self.actions)}), got {action}")
+            raise gym.error.InvalidAction(
+                f"macro-action must be in [0, {len(self.actions)}), got {action}"
+            )
         macro = self.actions[action]
         action_set = self.env.unwrapped.action_set  # type: ignore[attr-defined]
         if macro.kind == "search":
@@ -787,7 +810,11 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
             best = self._best_segment()
             if best is not None:
                 return self._band_below(best[0], region)
-            cell = int(np.argmax(self._cell_density())) if self._illegible else (self.grid * self.grid) // 2
+            cell = (
+                int(np.argmax(self._cell_density()))
+                if self._illegible
+                else (self.grid * self.grid) // 2
+            )
         else:
             cell = macro.index
         row, col = divmod(cell, self.grid)
@@ -799,10 +826,12 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         )
 
     def _band_below(self, seg: Segment, region: BBox) -> BBox:
-        """The crop-best-line region: the view's full width, from one line above ``seg`` down by
-        ``best_band`` times the view's width (a table or chart under its title, a paragraph with
-        its notes). With the width fixed, the band's height barely changes the zoom, so it is
-        generous."""
+        """The crop-best-line region below ``seg``.
+
+        The view's full width, from one line above ``seg`` down by ``best_band`` times the view's
+        width (a table or chart under its title, a paragraph with its notes). With the width
+        fixed, the band's height barely changes the zoom, so it is generous.
+        """
         x1, y1, x2, y2 = region
         top = max(y1, seg.box[1] - seg.height)
         bottom = min(y2, top + self.best_band * (x2 - x1))
@@ -825,7 +854,8 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
                 (region[2] - rx1) / w,
                 (region[3] - ry1) / h,
             )
-            return Crop(tuple(min(1.0, max(0.0, v)) for v in box), "normalized")  # type: ignore[arg-type]
+            x1, y1, x2, y2 = (min(1.0, max(0.0, v)) for v in box)
+            return Crop((x1, y1, x2, y2), "normalized")
         vx1, vy1, vx2, vy2 = view.page_to_view(region)
         cx1, cy1, cx2, cy2 = view.content_box
         return Crop(
@@ -892,8 +922,10 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         return counts
 
     def observe(self, obs: dict[str, Any], info: dict[str, Any]) -> dict[str, np.ndarray]:
-        """The wrapper's observation for an env observation and info (also ranks candidates,
-        which :meth:`action_text` answers with)."""
+        """The wrapper's observation for an env observation and info.
+
+        Also ranks the answer candidates that :meth:`action_text` answers with.
+        """
         self._read_view(info)
         qa = self._qa
         assert qa is not None

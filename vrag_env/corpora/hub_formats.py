@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,19 @@ def _stream_parquet(files: Sequence[Path], columns: Sequence[str] | None = None)
     """Rows of local parquet files, in file order, with images left encoded (``bytes``/``path``)."""
     load_dataset = _load_dataset()
     kwargs: dict[str, Any] = {"columns": list(columns)} if columns is not None else {}
-    ds = load_dataset(
-        "parquet", data_files=[str(f) for f in files], split="train", streaming=True, **kwargs
-    )
-    # Iterate to the end: images stay undecoded; pages are decoded with the bomb guard later.
-    yield from ds.decode(False)
+    # Streaming needs no Arrow cache, but `datasets` still leaves a lock file in its cache folder:
+    # keep that in a temporary folder rather than in the user's ~/.cache.
+    with tempfile.TemporaryDirectory(prefix="vrag-datasets-") as cache:
+        ds = load_dataset(
+            "parquet",
+            data_files=[str(f) for f in files],
+            split="train",
+            streaming=True,
+            cache_dir=cache,
+            **kwargs,
+        )
+        # Images stay undecoded here; pages are decoded with the decompression-bomb guard later.
+        yield from ds.decode(False)
 
 
 def _parquet_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
@@ -140,7 +149,7 @@ class SlideVQASource(Source):
     format_name = "slidevqa"
 
     def __init__(self, root: str | os.PathLike[str], splits: Sequence[str] = ()) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise _not_a_folder(self.root, "SlideVQA")
         files = _parquet_files(self.root)
@@ -301,10 +310,11 @@ class ViDoSeekSource(Source):
         query_files: Sequence[Path] = (),
         exclude: Iterable[Path] = (),
     ) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise _not_a_folder(self.root, "ViDoSeek")
-        self.query_files = list(query_files) or _find_rag_json(self.root)
+        given = [Path(q).expanduser().resolve() for q in query_files]
+        self.query_files = given or _find_rag_json(self.root)
         if not self.query_files:
             raise ValueError(
                 f"{self.root}: no vidoseek.json (or other rag_dataset.json-style file) found; "
@@ -377,7 +387,7 @@ class MMLongBenchSource(Source):
     default_split = "test"
 
     def __init__(self, root: str | os.PathLike[str], keep_unanswerable: bool = False) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise _not_a_folder(self.root, "MMLongBench-Doc")
         self.keep_unanswerable = keep_unanswerable

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 from vrag_env.corpora.corpus import IMAGES_DIR, MANIFEST, CorpusWriter, is_corpus, sha256_file
 from vrag_env.corpora.queries import (
@@ -177,7 +177,7 @@ class PageInput:
     Attributes:
         doc: The document stem.
         page: 1-based page number.
-        image: The page image (RGB, or ``L`` for greyscale PDF renderings).
+        image: The RGB page image.
         words: The source's own text layer in pixels of ``image``, or ``None`` if it has none
             (images always need OCR).
         kind: What the page shows, if the source knows.
@@ -572,7 +572,7 @@ def ingest(
         return _ingest(
             source,
             Path(out).expanduser(),
-            query_files=[Path(q).expanduser() for q in queries],
+            query_files=[Path(q).expanduser().resolve() for q in queries],
             ocr=ocr,
             dpi=dpi,
             split=split,
@@ -680,6 +680,20 @@ class _Done:
     ocr_seconds: float
 
 
+def storage_image(image: Image.Image) -> Image.Image:
+    """The image to store as the page PNG: greyscale content as an ``L`` image.
+
+    Most document pages are black on white; storing them as ``L`` makes the PNG encoding three
+    times cheaper and the file smaller. Readers convert pages to RGB, so nothing else changes.
+    """
+    if image.mode != "RGB":
+        return image
+    red, green, blue = image.split()
+    if ImageChops.difference(red, green).getbbox() or ImageChops.difference(green, blue).getbbox():
+        return image
+    return red
+
+
 def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
     """Worker: give a page its text layer (OCR if needed) and save its PNG.
 
@@ -695,7 +709,7 @@ def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
         t0 = time.perf_counter()
         words = tuple(ocr_image(item.image))
         seconds = time.perf_counter() - t0
-    item.image.save(png_path, format="PNG", compress_level=1)
+    storage_image(item.image).save(png_path, format="PNG", compress_level=1)
     return _Done(item, words or (), ocr_used, seconds)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from vrag_env.types import Word
@@ -52,7 +51,7 @@ class RenderedPdfPage:
 
     Attributes:
         page: 1-based page number.
-        image: The rendering at the requested dpi (RGB, or ``L`` for greyscale pages).
+        image: The RGB rendering at the requested dpi.
         words: The PDF text layer in pixel coordinates of ``image`` (empty for scans).
     """
 
@@ -172,20 +171,6 @@ def page_words(page: Any, scale: float) -> tuple[Word, ...]:
     return tuple(words)
 
 
-def pixmap_image(pix: Any) -> Image.Image:
-    """A PIL image of an RGB pixmap; greyscale content becomes an ``L`` image.
-
-    Most document pages are black on white: storing them as ``L`` makes the PNG three times
-    smaller and faster to encode, and readers convert pages to RGB anyway.
-    """
-    arr = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)
-    rgb = arr[:, : pix.width * 3].reshape(pix.height, pix.width, 3)
-    red = rgb[..., 0]
-    if np.array_equal(red, rgb[..., 1]) and np.array_equal(red, rgb[..., 2]):
-        return Image.fromarray(np.ascontiguousarray(red))
-    return Image.fromarray(np.ascontiguousarray(rgb))
-
-
 def render_pdf(path: str | os.PathLike[str], dpi: int) -> Iterator[RenderedPdfPage]:
     """Render every page of a PDF at ``dpi`` with its text layer.
 
@@ -204,7 +189,7 @@ def render_pdf(path: str | os.PathLike[str], dpi: int) -> Iterator[RenderedPdfPa
                 pix = page.get_pixmap(
                     matrix=fitz.Matrix(scale, scale), alpha=False, colorspace="rgb"
                 )
-                image = pixmap_image(pix)
+                image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv)
                 words = page_words(page, scale)
             except Exception as exc:
                 raise ValueError(f"{path}: page {index + 1} cannot be rendered ({exc})") from exc

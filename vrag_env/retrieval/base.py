@@ -7,7 +7,10 @@ the backend; the environment only ever sees :class:`~vrag_env.types.ScoredPage` 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -89,9 +92,41 @@ def make_retriever(name: str, **kwargs: Any) -> Retriever:
 def _load_builtin_backends() -> None:
     # Importing the modules runs their @register_retriever decorators. Heavy backends keep their
     # heavy imports inside methods, so this stays cheap.
-    from vrag_env.retrieval import bm25  # noqa: F401
+    from vrag_env.retrieval import bm25, colpali  # noqa: F401
 
 
 def default_index_dir(corpus: Corpus, retriever: Retriever) -> Path:
     """The cache folder of ``retriever``'s index inside ``corpus``."""
     return corpus.index_dir(retriever.name)
+
+
+INDEX_META_FILE = "meta.json"
+"""Written last into a cached index folder: what the index was built from (corpus checksum, settings)."""
+
+
+def save_index_atomically(retriever: Retriever, folder: Path, meta: dict[str, Any]) -> None:
+    """Save ``retriever`` into ``folder`` so that readers never see a partial index.
+
+    The index goes into a temporary sibling, ``meta.json`` is written last, and the folder is
+    swapped into place. If another process published an (equivalent) index in the meantime, its
+    folder is kept.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        retriever.save(tmp)
+        (tmp / INDEX_META_FILE).write_text(
+            json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
+        )
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{tmp.name[-8:]}")
+            os.replace(folder, old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            # Another process published its index between our two renames.
+            if not (folder / INDEX_META_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -17,15 +17,13 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
-from vrag_env.retrieval.base import Retriever, register_retriever
+from vrag_env.retrieval.base import Retriever, register_retriever, save_index_atomically
 from vrag_env.types import ScoredPage
 
 logger = logging.getLogger(__name__)
@@ -289,30 +287,9 @@ class BM25Retriever(Retriever):
                 logger.warning("bm25 index %s is unreadable (%s); rebuilding", folder, exc)
         fresh.index(corpus)
         try:
-            _write_atomically(fresh, folder, expected)
+            save_index_atomically(fresh, folder, expected)
         except OSError as exc:
             logger.warning(
                 "could not cache the bm25 index in %s (%s); using it in memory", folder, exc
             )
         return fresh
-
-
-def _write_atomically(retriever: BM25Retriever, folder: Path, meta: dict[str, Any]) -> None:
-    """Save into a temporary sibling, write ``meta.json`` last, then swap it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        retriever.save(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{tmp.name[-8:]}")
-            os.replace(folder, old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            # Another process published its (equivalent) index between our two renames.
-            if not (folder / META_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

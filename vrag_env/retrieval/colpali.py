@@ -35,8 +35,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -47,7 +45,7 @@ import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
 from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
-from vrag_env.retrieval.base import Retriever, register_retriever
+from vrag_env.retrieval.base import Retriever, register_retriever, save_index_atomically
 from vrag_env.retrieval.multivector import MultiVectorConfig, MultiVectorIndex
 from vrag_env.types import ScoredPage
 
@@ -459,7 +457,7 @@ class ColPaliRetriever(Retriever):
         else:
             fresh.index(corpus)
         try:
-            _write_atomically(fresh, folder, expected)
+            save_index_atomically(fresh, folder, expected)
         except OSError as exc:
             logger.warning(
                 "could not cache the %s index in %s (%s); using it in memory",
@@ -505,27 +503,6 @@ def _normalise_model_id(model: str) -> str:
     """An absolute path for an existing local folder; hub ids are kept as given."""
     path = Path(model).expanduser()
     return str(path.resolve()) if path.exists() else model
-
-
-def _write_atomically(retriever: ColPaliRetriever, folder: Path, meta: dict[str, Any]) -> None:
-    """Save into a temporary sibling, write ``meta.json`` last, then swap it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        retriever.save(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{tmp.name[-8:]}")
-            os.replace(folder, old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            # Another process published its (equivalent) index between our two renames.
-            if not (folder / META_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @register_retriever("colqwen2")
