@@ -31,7 +31,7 @@ import numpy as np
 
 from vrag_env.types import BBox
 
-INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ocr]"`'
+INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ingest]"`'
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ A corpus is a folder::
     manifest.json      format version, name, how it was built, counts and checksums
     pages.jsonl        one :class:`~vrag_env.types.Page` record per line
     queries.jsonl      one :class:`~vrag_env.types.Query` record per line
-    pages/             page images (``{page_id}.png``)
+    pages/             page images (``{page_id}.png``, RGB or greyscale)
     index/             retriever indexes, built on first use (see :mod:`vrag_env.retrieval`)
 
 Everything is JSON or PNG: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
@@ -211,6 +211,9 @@ class CorpusWriter:
                 f"{self.out_dir} already exists; pass overwrite/--force to replace it"
             )
         parent = self.out_dir.parent
+        blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise NotADirectoryError(f"cannot write a corpus under {parent}: {blocker} is a file")
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))

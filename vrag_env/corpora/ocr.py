@@ -25,7 +25,7 @@ from vrag_env.types import BBox, Word
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ocr]"` (or `uv sync --extra ocr`)'
+INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv sync --extra ingest`)'
 
 # Idle engines, reused across calls and threads: one is created per concurrent caller, on first use.
 _ENGINES: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -19,7 +19,7 @@ from PIL import Image
 from vrag_env.types import Word
 
 INSTALL_HINT = (
-    'PDF ingestion needs PyMuPDF: `pip install "vrag-env[ocr]"` (or `pip install pymupdf`)'
+    'PDF ingestion needs PyMuPDF: `pip install "vrag-env[ingest]"` (or `pip install pymupdf`)'
 )
 
 MIN_TEXT_WORDS = 3
