@@ -75,6 +75,7 @@ class HeuristicAgent(Agent):
             48x320 strip per short box; a long line counts as several).
         cells_per_view: Inner table cells read per view (those whose row and column labels match
             the question best).
+        zoom_budget: Like ``read_budget``, for a zoomed view.
         zoom_detect_side: Detector resolution for zoomed views (see :meth:`OCRReader.detect`).
         reader: The OCR reader (default: the shared, cached one).
     """
@@ -84,13 +85,15 @@ class HeuristicAgent(Agent):
     def __init__(
         self,
         action_set: ActionSet,
-        max_searches: int = 3,
+        max_searches: int = 2,
         min_match: float = 0.5,
         read_budget: float = 24.0,
         cells_per_view: int = 4,
+        zoom_budget: float = 40.0,
         zoom_detect_side: int = 736,
         reader: OCRReader | None = None,
     ) -> None:
+        self.zoom_budget = zoom_budget
         self.zoom_detect_side = zoom_detect_side
         self.action_set = action_set
         self.read_budget = read_budget
@@ -116,6 +119,7 @@ class HeuristicAgent(Agent):
             "min_match": self.min_match,
             "read_budget": self.read_budget,
             "cells_per_view": self.cells_per_view,
+            "zoom_budget": self.zoom_budget,
             "zoom_detect_side": self.zoom_detect_side,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
@@ -238,8 +242,7 @@ class HeuristicAgent(Agent):
 
     def _read_answer(self, image: np.ndarray, lookup: _Lookup) -> str:
         """Read the zoomed view and return the best answer span."""
-        # Zoomed views get a finer detection pass: short small labels ("6.4") are found reliably.
-        segments = self._read_view(image, lookup.qa, None, side=self.zoom_detect_side)
+        segments = self._read_view(image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side)
         ranked = rank_candidates(segments, lookup.qa, limit=4)
         best = ranked[0] if ranked else None
         fallback = self._fallback[0] if self._fallback else None

@@ -137,7 +137,8 @@ class PPOAgent(Agent):
                 f"actions {self.wrapper.action_space}; retrain with `uv run python agents/sb3_ppo.py`"
             )
         for key, space in self.wrapper.observation_space.spaces.items():  # type: ignore[attr-defined]
-            if model.observation_space[key].shape != space.shape:
+            # SB3 stores image spaces channels-first; compare shapes up to that transposition.
+            if sorted(model.observation_space[key].shape) != sorted(space.shape):
                 raise ValueError(
                     f"the policy expects observation {key!r} of shape "
                     f"{model.observation_space[key].shape}, the wrapper gives {space.shape}; retrain "

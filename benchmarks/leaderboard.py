@@ -232,9 +232,10 @@ def render_png(rows: list[Row]) -> bytes:
             ax.set_yticks(ypos, names if j == 0 else [""] * len(names))
             ax.invert_yaxis()
             if key != "mean_steps":
-                ax.set_xlim(0, 1)
-            for y, v in zip(ypos, values, strict=True):
-                ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
+                ax.set_xlim(0, 1.15)
+            ends = [r.anls_high for r in bench_rows] if key == "anls" else values
+            for y, v, end in zip(ypos, values, ends, strict=True):
+                ax.text(max(v, end), y, f" {v:.2f}", va="center", fontsize=8)
             ax.set_title(f"{bench}: {label}" if j == 0 else label, fontsize=10)
             ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

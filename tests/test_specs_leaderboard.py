@@ -145,3 +145,15 @@ def test_leaderboard_cli_skip_run(tmp_path: Path, real_results) -> None:
     )
     assert code == 0
     assert (tmp_path / MARKDOWN_NAME).is_file() and not (tmp_path / PNG_NAME).exists()
+
+
+def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
+    from vrag_env.cli import main
+
+    args = ["leaderboard", "--benchmark", "synth-tiny", "--quick", "--agents", "random", "oracle"]
+    out = ["--results-dir", str(tmp_path / "results"), "--out-dir", str(tmp_path), "--quiet"]
+    assert main([*args, *out]) == 0
+    files = sorted(p.name for p in (tmp_path / "results" / "synth-tiny-quick").iterdir())
+    assert files == ["oracle.json", "random.json"]
+    assert "`oracle`" in (tmp_path / MARKDOWN_NAME).read_text()
+    assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")
