@@ -173,22 +173,23 @@ class OracleAgent(Agent):
         # Keep some context around the evidence, inside the region currently shown.
         x1, y1 = max(rx1, box[0] - c), max(ry1, box[1] - c / 2)
         x2, y2 = min(rx2, box[2] + c), min(ry2, box[3] + c / 2)
-        if self.action_set.dialect == "tool":
-            w, h = rx2 - rx1, ry2 - ry1
-            return Crop(
-                ((x1 - rx1) / w, (y1 - ry1) / h, (x2 - rx1) / w, (y2 - ry1) / h), "normalized"
-            )
         scale = view["scale"]
         ox, oy, cw, ch = view["content_box"]
         vx1, vy1 = ox + (x1 - rx1) * scale, oy + (y1 - ry1) * scale
         vx2, vy2 = ox + (x2 - rx1) * scale, oy + (y2 - ry1) * scale
-        # Round outwards so the evidence stays inside after the dialect's integer formatting.
-        return Crop(
-            (
-                max(float(ox), math.floor(vx1)),
-                max(float(oy), math.floor(vy1)),
-                min(float(ox + cw), math.ceil(vx2)),
-                min(float(oy + ch), math.ceil(vy2)),
-            ),
-            "view",
+        # Round outwards so the evidence stays inside after the dialect's number formatting.
+        box = (
+            max(float(ox), math.floor(vx1)),
+            max(float(oy), math.floor(vy1)),
+            min(float(ox + cw), math.ceil(vx2)),
+            min(float(oy + ch), math.ceil(vy2)),
         )
+        if self.action_set.dialect == "tool":
+            height, width = self.action_set.view_size
+            fx1, fy1 = (
+                math.floor(box[0] / width * 1e4) / 1e4,
+                math.floor(box[1] / height * 1e4) / 1e4,
+            )
+            fx2, fy2 = math.ceil(box[2] / width * 1e4) / 1e4, math.ceil(box[3] / height * 1e4) / 1e4
+            return Crop((fx1, fy1, min(fx2, 1.0), min(fy2, 1.0)), "normalized")
+        return Crop(box, "view")

@@ -12,8 +12,8 @@ Two dialects, chosen with ``dialect=``:
 ``tool``
     One JSON tool call, optionally wrapped in ``<tool_call>...</tool_call>`` as Qwen-style templates
     emit it (then text and ``<think>`` around it are ignored unless strict): ``{"name": "search", "arguments": {"query": "..."}}``,
-    ``{"name": "crop", "arguments": {"box": [x1, y1, x2, y2]}}`` with fractions ``0..1`` of the page
-    region shown now (the view image without its letterbox padding), or ``{"name": "answer", "arguments": {"answer": "..."}}``.
+    ``{"name": "crop", "arguments": {"box": [x1, y1, x2, y2]}}`` with fractions ``0..1`` of the width
+    and height of the observation image shown now, or ``{"name": "answer", "arguments": {"answer": "..."}}``.
 
 Agents build their prompts from :meth:`ActionSet.describe`; the environment owns no prompt strings and
 no chat template.
@@ -64,7 +64,7 @@ class Crop:
     Attributes:
         box: ``(x1, y1, x2, y2)`` in the frame named by ``frame``.
         frame: ``"view"`` for observation-image pixels (``vrag`` dialect) or ``"normalized"`` for
-            fractions ``0..1`` of the view content (``tool`` dialect).
+            fractions ``0..1`` of the observation image (``tool`` dialect).
     """
 
     box: BBox

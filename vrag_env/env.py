@@ -73,7 +73,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | action | ``vrag`` dialect (default) | ``tool`` dialect |
     |---|---|---|
     | search | ``<search>Aurora revenue 2022</search>`` | ``{"name": "search", "arguments": {"query": "..."}}`` |
-    | crop | ``<bbox>[80, 160, 320, 320]</bbox>`` (observation-image pixels; ``<region>`` too) | ``{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.5]}}`` (fractions of the view) |
+    | crop | ``<bbox>[80, 160, 320, 320]</bbox>`` (observation-image pixels; ``<region>`` too) | ``{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.5]}}`` (fractions of the observation image) |
     | answer | ``<answer>1,234.5</answer>`` | ``{"name": "answer", "arguments": {"answer": "1,234.5"}}`` |
 
     ``<think>...</think>`` is allowed and ignored. A crop box is mapped to the full-resolution page,
@@ -338,23 +338,22 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         if ep.page is None or ep.view is None:
             raise IllegalActionError("there is no page to crop yet: search first")
         view = ep.view
-        if action.frame == "view":
-            height, width = self.config.view_size
-            x1, y1, x2, y2 = action.box
-            if x2 > width + 0.5 or y2 > height + 0.5:
-                raise IllegalActionError(
-                    f"the box {list(action.box)} lies outside the {width}x{height} image"
-                )
-            cx1, cy1, cx2, cy2 = view.content_box
-            x1, y1, x2, y2 = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
-            if x2 - x1 < 1 or y2 - y1 < 1:
-                raise IllegalActionError(
-                    f"the box {list(action.box)} covers no page content (the page occupies "
-                    f"{[cx1, cy1, cx2, cy2]} of the image)"
-                )
-            box = view.view_to_page((x1, y1, x2, y2))
-        else:
-            box = view.normalized_to_page(action.box)
+        height, width = self.config.view_size
+        x1, y1, x2, y2 = action.box
+        if action.frame == "normalized":  # fractions of the observation image -> its pixels
+            x1, y1, x2, y2 = x1 * width, y1 * height, x2 * width, y2 * height
+        elif x2 > width + 0.5 or y2 > height + 0.5:
+            raise IllegalActionError(
+                f"the box {list(action.box)} lies outside the {width}x{height} image"
+            )
+        cx1, cy1, cx2, cy2 = view.content_box
+        x1, y1, x2, y2 = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            raise IllegalActionError(
+                f"the box {list(action.box)} covers no page content (the page occupies "
+                f"{[cx1, cy1, cx2, cy2]} of the {width}x{height} image)"
+            )
+        box = view.view_to_page((x1, y1, x2, y2))
         page = self.corpus.pages[ep.page]
         region = _pad_box(
             box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height

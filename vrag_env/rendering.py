@@ -87,12 +87,6 @@ class ViewTransform:
             ry + (box[3] - self.offset_y) / self.scale,
         )
 
-    def normalized_to_page(self, box: BBox) -> BBox:
-        """Map a box in fractions ``0..1`` of the view content to page pixels."""
-        x1, y1, x2, y2 = self.region
-        w, h = x2 - x1, y2 - y1
-        return (x1 + box[0] * w, y1 + box[1] * h, x1 + box[2] * w, y1 + box[3] * h)
-
     def to_json(self) -> dict[str, object]:
         """JSON form used in ``info``."""
         return {

@@ -6,8 +6,8 @@ Coordinate frames (one place to look them up):
   Word boxes, evidence boxes, ``info["view_box"]`` and everything stored in a corpus use this frame.
 * **View pixels**: pixels of the observation ``image`` array (the letterboxed view). The ``vrag`` action
   dialect's ``<bbox>`` uses this frame, as the released VRAG-RL checkpoints do.
-* **Normalised view**: fractions ``0..1`` of the view *content* (the letterboxed image without its
-  padding). The ``tool`` action dialect's ``crop`` uses this frame.
+* **Normalised view**: fractions ``0..1`` of the observation image's width and height (view pixels
+  divided by the view size). The ``tool`` action dialect's ``crop`` uses this frame.
 """
 
 from __future__ import annotations

@@ -445,30 +445,26 @@ def _convert_crop(
 ) -> Action | None:
     """Express an action in the other dialect's crop frame (searches and answers are unchanged).
 
-    ``tool`` crops are fractions of the view's page content (``info["view"]["content_box"]``, in
-    observation pixels); ``vrag`` crops are pixels of the observation image, here of the image the
-    model was shown (``shown``, the observation scaled from ``view_size``). Returns ``None`` when
-    the crop cannot be expressed (no view yet, no overlap with the page content).
+    ``tool`` crops are fractions of the observation image; ``vrag`` crops are pixels of the
+    observation image, here of the image the model was shown (``shown``, the observation scaled from
+    ``view_size``). Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
     """
     if not isinstance(action, Crop):
         return action
     view = info.get("view")
     if not view:
         return None
-    cx, cy, cw, ch = (float(v) for v in view["content_box"])
-    if cw <= 0 or ch <= 0:
-        return None
-    if env_dialect == "vrag":  # model: fractions of the content -> env: observation pixels
+    vh, vw = float(view_size[0]), float(view_size[1])
+    if env_dialect == "vrag":  # model: fractions of the image -> env: observation pixels
         f1, g1, f2, g2 = action.box
-        return Crop((cx + f1 * cw, cy + g1 * ch, cx + f2 * cw, cy + g2 * ch), "view")
-    # model: pixels of the shown image -> observation pixels -> fractions of the content
-    sx, sy = view_size[1] / shown[1], view_size[0] / shown[0]
+        return Crop((f1 * vw, g1 * vh, f2 * vw, g2 * vh), "view")
+    # model: pixels of the shown image -> fractions of the image
     x1, y1, x2, y2 = action.box
     fractions = [
-        min(1.0, max(0.0, (x1 * sx - cx) / cw)),
-        min(1.0, max(0.0, (y1 * sy - cy) / ch)),
-        min(1.0, max(0.0, (x2 * sx - cx) / cw)),
-        min(1.0, max(0.0, (y2 * sy - cy) / ch)),
+        min(1.0, max(0.0, x1 / shown[1])),
+        min(1.0, max(0.0, y1 / shown[0])),
+        min(1.0, max(0.0, x2 / shown[1])),
+        min(1.0, max(0.0, y2 / shown[0])),
     ]
     if fractions[2] <= fractions[0] or fractions[3] <= fractions[1]:
         return None
