@@ -10,7 +10,8 @@ Per question (all from the observation image; nothing privileged):
 3. **Choose a region** whose words best match the question: for a table, the rectangle from the
    best-matching row label to the best-matching column header; after a heading (a chart or table
    title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
-4. **Read the zoomed view** (every box) and **extract the answer span**: the shared extractor
+4. **Read the zoomed view** (the same two passes, with a larger budget) and **extract the answer
+   span**: the shared extractor
    :func:`vrag_env.wrappers.rank_candidates` scores numbers, dates, names and codes by how well their
    context (row label, column header, the words around them, the section title) matches the question
    and whether their kind fits it ("how many" wants a number, "who" a name).

@@ -1,10 +1,13 @@
 """CPU end-to-end run: tiny VLM -> SFT on oracle trajectories -> GRPO through environment_factory.
 
-Everything is real: the tiny Qwen2-VL is built from configs (random weights, no download), SFT
-trains on oracle episodes of ``VRAG-Tiny-v0`` replayed through the GRPO tool adapter, the valid
+Everything is real: a tiny Qwen2-VL is built from configs (random weights, no download), SFT
+trains on oracle episodes of ``VRAG-v0`` (built-in synthetic corpus, train split: ~800 questions)
+replayed through the GRPO tool adapter, the valid
 action rate of the model's *sampled* turns is measured on held-out questions with real
 ``generate``, and GRPO runs through ``GRPOTrainer(environment_factory=VRAGToolEnv)`` with page
 images returned by the tools. Curves go to ``<out>/`` as JSON and PNG; the numbers are printed.
+Finally the trained model is evaluated as the ``grpo`` agent on the leaderboard benchmark
+(``results/synth-test/grpo.json``).
 
     uv run python scripts/cpu_sft_grpo.py --out runs/cpu_sft_grpo
 
@@ -25,10 +28,12 @@ from typing import Any
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 
-ENV_ID = "VRAG-Tiny-v0"
+ENV_ID = "VRAG-v0"
 
 
-def grpo_curves(log_history: list[dict[str, Any]], stem: Path) -> dict[str, list[float]]:
+def grpo_curves(
+    log_history: list[dict[str, Any]], stem: Path, title: str
+) -> dict[str, list[float]]:
     """Write the trainer's per-step metrics as ``<stem>.json`` and a 2x2 ``<stem>.png``."""
     import matplotlib
 
@@ -83,7 +88,7 @@ def grpo_curves(log_history: list[dict[str, Any]], stem: Path) -> dict[str, list
     ax.set_title("group diversity")
     ax.set_xlabel("step")
     ax.legend(fontsize=8)
-    fig.suptitle("GRPO on VRAG-Tiny-v0 (tiny Qwen2-VL, CPU)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(stem.with_suffix(".png"), dpi=110)
     plt.close(fig)
@@ -94,14 +99,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/cpu_sft_grpo", help="output folder")
     parser.add_argument("--arch", default="qwen2_vl", choices=["qwen2_vl", "qwen2_5_vl"])
-    parser.add_argument("--sft-steps", type=int, default=300)
-    parser.add_argument("--sft-lr", type=float, default=2e-3)
-    parser.add_argument("--sft-eval-every", type=int, default=50)
+    parser.add_argument("--hidden-size", type=int, default=256, help="tiny model width")
+    parser.add_argument("--layers", type=int, default=4, help="tiny model decoder layers")
+    parser.add_argument("--env-id", default=ENV_ID, help="env whose questions train and test")
+    parser.add_argument("--sft-steps", type=int, default=1000)
+    parser.add_argument("--sft-lr", type=float, default=1.5e-3)
+    parser.add_argument("--sft-eval-every", type=int, default=100)
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--grpo-lr", type=float, default=5e-5)
     parser.add_argument("--view-size", type=int, default=112, help="tool image side (pixels)")
     parser.add_argument("--eval-episodes", type=int, default=16, help="held-out sampled episodes")
-    parser.add_argument("--benchmark", default="synth-tiny", help="final evaluation ('' to skip)")
+    parser.add_argument("--benchmark", default="synth-test", help="final evaluation ('' to skip)")
+    parser.add_argument("--eval-limit", type=int, default=None, help="first N benchmark questions")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
     cli = parser.parse_args()
@@ -115,12 +124,21 @@ def main() -> None:
     from agents.trl_grpo import train as train_grpo
     from agents.vlm.sft import Args as SFTArgs
     from agents.vlm.sft import eval_question_ids, load_processor, sample_rollouts, train_sft
-    from agents.vlm.tiny import build_tiny_vlm
+    from agents.vlm.tiny import TinyVLMConfig, build_tiny_vlm
 
     out = Path(cli.out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tiny = build_tiny_vlm(out / "tiny", arch=cli.arch, seed=cli.seed)
+    config = TinyVLMConfig(
+        arch=cli.arch,
+        seed=cli.seed,
+        hidden_size=cli.hidden_size,
+        intermediate_size=2 * cli.hidden_size,
+        num_hidden_layers=cli.layers,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+    )
+    tiny = build_tiny_vlm(out / "tiny", config=config)
     timings["build"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- SFT
@@ -128,12 +146,12 @@ def main() -> None:
     sft_args = SFTArgs(
         model=str(tiny),
         output_dir=str(out / "sft"),
-        env_id=ENV_ID,
+        env_id=cli.env_id,
         view_size=cli.view_size,
         max_steps=cli.sft_steps,
         per_device_train_batch_size=4,
         learning_rate=cli.sft_lr,
-        warmup_steps=10,
+        warmup_steps=20,
         use_cpu=True,
         bf16=False,
         gradient_checkpointing=False,
@@ -150,12 +168,12 @@ def main() -> None:
     grpo_args = GRPOArgs(
         model=sft["output_dir"],
         output_dir=str(out / "grpo"),
-        env_id=ENV_ID,
+        env_id=cli.env_id,
         view_size=cli.view_size,
         max_steps=cli.grpo_steps,
         per_device_train_batch_size=8,
         num_generations=4,
-        max_completion_length=768,
+        max_completion_length=1024,
         max_tool_calling_iterations=6,
         learning_rate=cli.grpo_lr,
         beta=0.0,
@@ -164,23 +182,28 @@ def main() -> None:
         use_cpu=True,
         save_steps=max(10, cli.grpo_steps // 2),
         benchmark=cli.benchmark or None,
+        eval_limit=cli.eval_limit,
         seed=cli.seed,
     )
     grpo = train_grpo(grpo_args)
     timings["grpo"] = time.perf_counter() - t0
-    curves = grpo_curves(grpo["log_history"], out / "grpo_curves")
+    curves = grpo_curves(
+        grpo["log_history"], out / "grpo_curves", f"GRPO on {cli.env_id} (tiny Qwen2-VL, CPU)"
+    )
 
     # ---------------------------------------------------------------- after GRPO
     t0 = time.perf_counter()
     from transformers import AutoModelForImageTextToText
 
-    eval_ids = eval_question_ids(ENV_ID, sft_args.env_kwargs("val"), cli.eval_episodes, cli.seed)
+    eval_ids = eval_question_ids(
+        cli.env_id, sft_args.env_kwargs("val"), cli.eval_episodes, cli.seed
+    )
     model = AutoModelForImageTextToText.from_pretrained(grpo["model_dir"])
     after_grpo = sample_rollouts(
         model,
         load_processor(grpo["model_dir"]),
         eval_ids,
-        env_id=ENV_ID,
+        env_id=cli.env_id,
         env_kwargs=sft_args.env_kwargs("val"),
         seed=cli.seed,
     ).summary()

@@ -845,28 +845,19 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
                 return Crop((0.0, 0.0, 1.0, 1.0), "normalized")
             height, width = action_set.view_size
             return Crop((0.0, 0.0, float(width), float(height)), "view")
-        rx1, ry1, rx2, ry2 = view.region
-        if action_set.dialect == "tool":
-            w, h = rx2 - rx1, ry2 - ry1
-            box = (
-                (region[0] - rx1) / w,
-                (region[1] - ry1) / h,
-                (region[2] - rx1) / w,
-                (region[3] - ry1) / h,
-            )
-            x1, y1, x2, y2 = (min(1.0, max(0.0, v)) for v in box)
-            return Crop((x1, y1, x2, y2), "normalized")
         vx1, vy1, vx2, vy2 = view.page_to_view(region)
         cx1, cy1, cx2, cy2 = view.content_box
-        return Crop(
-            (
-                max(cx1, math.floor(vx1)),
-                max(cy1, math.floor(vy1)),
-                min(cx2, math.ceil(vx2)),
-                min(cy2, math.ceil(vy2)),
-            ),
-            "view",
+        box = (
+            max(cx1, math.floor(vx1)),
+            max(cy1, math.floor(vy1)),
+            min(cx2, math.ceil(vx2)),
+            min(cy2, math.ceil(vy2)),
         )
+        if action_set.dialect == "tool":  # fractions of the observation image
+            height, width = action_set.view_size
+            x1, y1, x2, y2 = box
+            return Crop((x1 / width, y1 / height, x2 / width, y2 / height), "normalized")
+        return Crop(box, "view")
 
     # ------------------------------------------------------------------ reading
 

@@ -82,7 +82,8 @@ def make_parser(*dataclass_types: type) -> Any:
         for f in dataclasses.fields(cls):
             if f.name in docs and "help" not in f.metadata:
                 f.metadata = MappingProxyType({**f.metadata, "help": docs[f.name]})
-    return TrlParser(dataclass_types=list(dataclass_types))
+    types: Any = list(dataclass_types)
+    return TrlParser(dataclass_types=types)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def sample_rollouts(
     env_kwargs: dict[str, Any] | None = None,
     max_episode_steps: int | None = None,
     max_turns: int = 6,
-    max_new_tokens: int = 128,
+    max_new_tokens: int = 256,
     temperature: float = 1.0,
     batch_size: int = 8,
     seed: int = 0,
@@ -274,6 +275,7 @@ def sample_rollouts(
     stats = RolloutStats()
     was_training = model.training
     model.eval()
+    generate: Any = model.generate
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     eos = model.generation_config.eos_token_id
@@ -289,12 +291,12 @@ def sample_rollouts(
                 conversations.append(
                     [{"role": "user", "content": [{"type": "text", "text": prompt["content"]}]}]
                 )
-            tools = tool_methods(envs[0])
+            tools: list[Any] = tool_methods(envs[0])
             active = list(range(len(chunk)))
             for _ in range(max_turns):
                 if not active:
                     break
-                inputs = processor.apply_chat_template(
+                rendered: Any = processor.apply_chat_template(
                     [conversations[i] for i in active],
                     tools=tools,
                     add_generation_prompt=True,
@@ -302,9 +304,10 @@ def sample_rollouts(
                     return_dict=True,
                     return_tensors="pt",
                     processor_kwargs={"padding": True, "padding_side": "left"},
-                ).to(model.device)
+                )
+                inputs = rendered.to(model.device)
                 with torch.no_grad():
-                    output = model.generate(
+                    output = generate(
                         **inputs,
                         do_sample=True,
                         temperature=temperature,
@@ -522,8 +525,9 @@ class Args:
     """Sampled-turn evaluation every this many steps (0: only before and after training)."""
     eval_episodes: int = 16
     """Held-out episodes per evaluation."""
-    eval_max_new_tokens: int = 128
-    """Tokens per sampled turn."""
+    eval_max_new_tokens: int = 256
+    """Tokens per sampled turn (a tool call with a long search query needs ~150 with a small
+    vocabulary)."""
     eval_max_turns: int = 6
     """Turns per evaluation episode."""
     logging_steps: int = 10
@@ -653,7 +657,7 @@ def train_sft(args: Args) -> dict[str, Any]:
         peft_config=peft_config,
     )
     trainer.train()
-    model = trainer.model
+    model: Any = trainer.model
     if args.use_lora:
         model = model.merge_and_unload()  # GRPO and the agents load a plain checkpoint by path
     model.save_pretrained(out)

@@ -139,12 +139,10 @@ class VRAGToolEnv:
     def env(self) -> gym.Env[dict[str, Any], str]:
         """The wrapped Gymnasium env, built on first use (corpus and index are shared per process)."""
         if self._env is None:
-            extra = (
-                {}
-                if self.max_episode_steps is None
-                else {"max_episode_steps": self.max_episode_steps}
-            )
-            self._env = gym.make(self.env_id, **self.env_kwargs, **extra)
+            kwargs: dict[str, Any] = dict(self.env_kwargs)
+            if self.max_episode_steps is not None:
+                kwargs["max_episode_steps"] = self.max_episode_steps
+            self._env = gym.make(self.env_id, **kwargs)
         return self._env
 
     def reset(
