@@ -212,12 +212,13 @@ class HeuristicAgent(Agent):
                 outer += [s.box for s in row]
                 continue
             outer.append(row[0].box)
-            for cell in row[1:]:
-                top = next((h.box for h in header if _overlaps(h.box, cell.box)), None)
-                inner.append((cell.box, row[0].box, top))
+            for seg in row[1:]:
+                top = next((h.box for h in header if _overlaps(h.box, seg.box)), None)
+                inner.append((seg.box, row[0].box, top))
         width = image.shape[1]
         outer.sort(key=lambda b: (b[2] - b[0] > 0.4 * width, b[1], b[0]))
-        chosen, cost = [], 0.0
+        chosen: list[BBox] = []
+        cost = 0.0
         for box in outer:
             # The recogniser reads a 48x320 strip per box, longer for long lines.
             units = max(1.0, (box[2] - box[0]) / max(1.0, box[3] - box[1]) * 48 / 320)
@@ -226,7 +227,7 @@ class HeuristicAgent(Agent):
             chosen.append(box)
             cost += units
         read = {t.box: t.text for t in self.reader.recognize(image, chosen)}
-        potential = []
+        potential: list[tuple[float, float, float, BBox]] = []
         for cell, label, top in inner:
             score = match_score(qa, read.get(label, "")) + (
                 match_score(qa, read[top]) if top in read else 0.0

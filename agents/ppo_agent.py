@@ -136,7 +136,8 @@ class PPOAgent(Agent):
                 f"the policy's action space {model.action_space} does not match this env's macro "
                 f"actions {self.wrapper.action_space}; retrain with `uv run python agents/sb3_ppo.py`"
             )
-        for key, space in self.wrapper.observation_space.spaces.items():  # type: ignore[attr-defined]
+        spaces: dict[str, Any] = dict(self.wrapper.observation_space.spaces)  # type: ignore[union-attr]
+        for key, space in spaces.items():
             # SB3 stores image spaces channels-first; compare shapes up to that transposition.
             if sorted(model.observation_space[key].shape) != sorted(space.shape):
                 raise ValueError(

@@ -201,8 +201,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
             )
         elif f.name == "net_arch":
             parser.add_argument(
-                flag, type=int, nargs="+", default=list(default), help=docs.get(f.name)
-            )  # type: ignore[call-overload]
+                flag, type=int, nargs="+", default=list(Args().net_arch), help=docs.get(f.name)
+            )
         else:
             kind = {"int": int, "float": float, "str": str}[str(f.type)]
             parser.add_argument(flag, type=kind, default=default, help=docs.get(f.name))

@@ -377,7 +377,9 @@ def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
     from benchmarks.specs import get_benchmark
 
     spec = get_benchmark(args.benchmark).to_eval_spec(limit=args.eval_limit)
-    results = evaluate("grpo", spec, {"model": str(model_dir)}, progress=True)
+    # Show the model its observations at the pixel budget of its training tool images.
+    options = {"model": str(model_dir), "max_image_pixels": args.view_size * args.view_size}
+    results = evaluate("grpo", spec, options, progress=True)
     return write_results(results, Path(args.results_dir) / args.benchmark / "grpo.json")
 
 

@@ -257,6 +257,7 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; these are shared, committed outputs
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

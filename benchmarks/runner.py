@@ -218,6 +218,7 @@ def write_results(results: dict[str, Any], path: str | os.PathLike[str]) -> Path
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1, ensure_ascii=False)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; results are meant to be shared
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

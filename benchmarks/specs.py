@@ -316,6 +316,7 @@ def write_benchmark(benchmark: Benchmark, path: str | os.PathLike[str]) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(benchmark.to_json(), fh, indent=1)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; these are shared, committed outputs
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
