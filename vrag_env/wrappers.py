@@ -113,7 +113,7 @@ def stem(word: str) -> str:
 
     Example:
         >>> [stem(w) for w in ("headquartered", "headquarters", "approved", "approve", "sites")]
-        ['headquarter', 'headquarter', 'approv', 'approv', 'site']
+        ['headquarter', 'headquarter', 'approv', 'approv', 'sit']
     """
     if len(word) > 5 and word.endswith("ing"):
         word = word[:-3]
@@ -143,7 +143,7 @@ def tokenize(text: str) -> list[str]:
 
     Example:
         >>> tokenize("What was the full-year 2022 revenue in the third quarter?")
-        ['fy', '2022', 'fy2022', 'revenu', 'q3']
+        ['fy', 'fy2022', '2022', 'revenu', 'q3', 'fy', '2022']
     """
     raw = _TOKEN.findall(_normalise_text(text))
     out: list[str] = []
