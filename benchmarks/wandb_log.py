@@ -12,9 +12,13 @@ Each run holds the results' summary (in ``run.summary``, flattened: ``anls``, ``
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "vrag-env"
 
@@ -118,4 +122,25 @@ def log_results(
         run_dir = Path(run.dir).parent
     finally:
         run.finish()
+    _wait_for_flush(run_dir)
     return run_dir
+
+
+def _wait_for_flush(run_dir: Path, timeout: float = 15.0) -> None:
+    """Wait until the run's ``.wandb`` file is written out.
+
+    ``run.finish()`` can return while wandb's writer process is still flushing an offline run (the
+    file then holds only its 7-byte header), so a caller that reads or syncs the folder right away
+    would see an empty run. Wait until the file has grown past the header and stopped growing.
+    """
+    deadline = time.monotonic() + timeout
+    last, stable = -1, 0
+    while time.monotonic() < deadline:
+        files = list(run_dir.glob("run-*.wandb"))
+        size = files[0].stat().st_size if files else 0
+        stable = stable + 1 if size == last and size > 7 else 0
+        if stable >= 3:
+            return
+        last = size
+        time.sleep(0.1)
+    logger.warning("wandb run file in %s was still being written after %.0f s", run_dir, timeout)
