@@ -1,0 +1,1 @@
+"""Benchmark specs, the evaluation runner, leaderboard generation and performance benchmarks."""

@@ -33,12 +33,15 @@ def time_make_in_fresh_process(env_id: str, repeats: int) -> list[float]:
     )
     out = []
     for _ in range(repeats):
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         out.append(float(res.stdout.strip().splitlines()[-1]))
     return out
 
 
 def main() -> None:
+    """Run the benchmark and save its JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env-id", default="VRAG-v0")
     parser.add_argument("--steps", type=int, default=300)
@@ -88,7 +91,9 @@ def main() -> None:
         "pages": len(u.corpus.pages),
         "questions": len(u.corpus.queries),
     }
-    print(f"gym.make({args.env_id!r}) + reset, fresh process, warm cache: {result['make_seconds_warm_cache']} s")
+    print(
+        f"gym.make({args.env_id!r}) + reset, fresh process, warm cache: {result['make_seconds_warm_cache']} s"
+    )
     print(f"{'what':40s} {'median ms':>10s}")
     for key, value in result["median_ms"].items():
         print(f"{key:40s} {value:10.2f}")

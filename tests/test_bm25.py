@@ -21,7 +21,6 @@ from vrag_env.retrieval.bm25 import META_FILE, BM25Retriever, s_stem, tokenize
 from vrag_env.types import Page, Query, Word
 
 
-
 def _corpus(root: Path, texts: list[str]) -> Corpus:
     with CorpusWriter(root, name="t", build={"by": "test"}) as writer:
         for i, text in enumerate(texts, start=1):

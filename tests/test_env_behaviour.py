@@ -115,7 +115,9 @@ def test_crop_maps_view_pixels_to_page_and_pads(env):
 def test_tool_crop_uses_fractions_of_the_observation_image():
     env = gym.make("VRAG-Tiny-v0", dialect="tool")
     env.reset(seed=0)
-    _, _, _, _, info = env.step(json.dumps({"name": "search", "arguments": {"query": "annual report"}}))
+    _, _, _, _, info = env.step(
+        json.dumps({"name": "search", "arguments": {"query": "annual report"}})
+    )
     view = env.unwrapped.view
     h, w = env.unwrapped.config.view_size
     box = [0.25, 0.3, 0.6, 0.7]
@@ -140,7 +142,9 @@ def test_tool_crop_clipped_to_the_page_content():
     env.reset(seed=0)
     env.step(json.dumps({"name": "search", "arguments": {"query": "annual report"}}))
     page = env.unwrapped.corpus.pages[env.unwrapped._ep.page]
-    _, _, _, _, info = env.step(json.dumps({"name": "crop", "arguments": {"box": [0.5, 0.5, 1.0, 1.0]}}))
+    _, _, _, _, info = env.step(
+        json.dumps({"name": "crop", "arguments": {"box": [0.5, 0.5, 1.0, 1.0]}})
+    )
     x1, y1, x2, y2 = info["view"]["region"]
     assert x2 == pytest.approx(page.width) and y2 == pytest.approx(page.height)
 

@@ -31,7 +31,6 @@ from vrag_env.corpora.synthetic.generator import _publish
 from vrag_env.rendering import LEGIBLE_PX, fit_view
 from vrag_env.types import BBox, Page
 
-
 KINDS = {"report", "chart", "slide", "infographic", "form"}
 SOURCE_TYPES = {"table", "chart", "text", "slide", "form"}
 

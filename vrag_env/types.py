@@ -68,7 +68,9 @@ class Word(NamedTuple):
     def from_json(cls, value: Any, where: str) -> Word:
         """Parse the compact form written by :meth:`to_json`."""
         if type(value) is not list or len(value) != 5 or type(value[0]) is not str:
-            raise CorpusFormatError(f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}")
+            raise CorpusFormatError(
+                f"{where}: a word must be [text, x1, y1, x2, y2], got {value!r:.80}"
+            )
         return cls(value[0], _box(value[1:], where))
 
 
