@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--grpo-lr", type=float, default=5e-5)
     parser.add_argument("--view-size", type=int, default=112, help="tool image side (pixels)")
-    parser.add_argument("--eval-episodes", type=int, default=16, help="held-out sampled episodes")
+    parser.add_argument("--eval-episodes", type=int, default=24, help="held-out sampled episodes")
+    parser.add_argument("--crop-decimals", type=int, default=1, help="crop target precision")
     parser.add_argument("--benchmark", default="synth-test", help="final evaluation ('' to skip)")
     parser.add_argument("--eval-limit", type=int, default=None, help="first N benchmark questions")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -157,6 +158,7 @@ def main() -> None:
         gradient_checkpointing=False,
         eval_every=cli.sft_eval_every,
         eval_episodes=cli.eval_episodes,
+        crop_decimals=cli.crop_decimals,
         logging_steps=10,
         seed=cli.seed,
     )

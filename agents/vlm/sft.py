@@ -497,6 +497,8 @@ class Args:
     """Env step limit (default: the registered one)."""
     num_train_questions: int | None = None
     """Oracle episodes to train on (default: the whole split)."""
+    crop_decimals: int = 2
+    """Decimals of the crop coordinates in the targets (rounded outwards; 1 for tiny models)."""
     chat_template: str = "qwen3_vl"
     """``qwen3_vl``: use TRL's ``qwen3_vl.jinja`` (renders tool images; TRL parses its tool calls); ``model``: keep the checkpoint's."""
     max_steps: int = 300
@@ -597,6 +599,7 @@ def train_sft(args: Args) -> dict[str, Any]:
         limit=args.num_train_questions,
         seed=args.seed,
         max_episode_steps=args.max_episode_steps,
+        decimals=args.crop_decimals,
     )
     if not examples:
         raise ValueError(f"no oracle episodes on split {args.train_split!r} of {args.env_id}")

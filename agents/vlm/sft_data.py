@@ -172,6 +172,7 @@ def oracle_examples(
     min_reward: float | None = 0.5,
     max_episode_steps: int | None = None,
     instructions: str | None = INSTRUCTIONS,
+    decimals: int = CROP_DECIMALS,
 ) -> list[dict[str, Any]]:
     """Oracle episodes on the questions of a split, as chat examples.
 
@@ -186,6 +187,8 @@ def oracle_examples(
             oracle occasionally misses a page that the retriever cannot surface.
         max_episode_steps: Step limit (default: the registered one).
         instructions: Task text of the prompt.
+        decimals: Decimals kept in crop coordinates (1 makes ``y1 < y2`` a one-digit comparison,
+            which a very small model learns far sooner).
 
     Returns:
         The examples.
@@ -200,7 +203,9 @@ def oracle_examples(
     ids = list(question_ids)[:limit] if limit is not None else list(question_ids)
     examples = []
     for i, uid in enumerate(ids):
-        example = oracle_episode(tool_env, uid, seed=seed + i, instructions=instructions)
+        example = oracle_episode(
+            tool_env, uid, seed=seed + i, instructions=instructions, decimals=decimals
+        )
         if min_reward is None or example["reward"] >= min_reward:
             examples.append(example)
     tool_env.env.close()
