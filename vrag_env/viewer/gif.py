@@ -43,7 +43,9 @@ def _caption(draw: ImageDraw.ImageDraw, lines: list[str], top: int, width: int) 
         draw.text((MARGIN, top + MARGIN + i * (FONT_SIZE + 4)), line, fill=(20, 20, 20), font=font)
 
 
-def _frame(width: int, lines: list[str], left: Image.Image | None, right: Image.Image | None) -> Image.Image:
+def _frame(
+    width: int, lines: list[str], left: Image.Image | None, right: Image.Image | None
+) -> Image.Image:
     caption_h = 2 * MARGIN + CAPTION_LINES * (FONT_SIZE + 4)
     frame = Image.new("RGB", (width, PANEL + caption_h), (245, 245, 245))
     if left is not None:
@@ -57,20 +59,21 @@ def _frame(width: int, lines: list[str], left: Image.Image | None, right: Image.
 
 def episode_frames(run: Run, episode: Episode) -> list[Image.Image]:
     """The frames of ``episode``: question, one per step, outcome."""
-    views = []
+    views: list[tuple[Image.Image | None, Image.Image | None]] = []
     for step in episode.steps:
         if step.page is None or step.region is None:
             views.append((None, None))
             continue
         page = run.corpus.page_image(step.page)
-        left = page_thumbnail(page, PANEL - 2 * MARGIN, step.region)
-        right = shrink(agent_view(page, step.region, run.config), PANEL - 2 * MARGIN)
-        views.append((left, right))
+        thumb = page_thumbnail(page, PANEL - 2 * MARGIN, step.region)
+        view = shrink(agent_view(page, step.region, run.config), PANEL - 2 * MARGIN)
+        views.append((thumb, view))
     width = max(
-        [640] + [2 * MARGIN + (a.width if a else 0) + (b.width if b else 0) + MARGIN for a, b in views]
+        [640]
+        + [2 * MARGIN + (a.width if a else 0) + (b.width if b else 0) + MARGIN for a, b in views]
     )
     frames = [_frame(width, [f"Q: {episode.question}", f"({episode.question_id})"], None, None)]
-    for step, (left, right) in zip(episode.steps, views):
+    for step, (left, right) in zip(episode.steps, views, strict=True):
         reward = "" if step.reward is None else f" · reward {step.reward:.2f}"
         lines = [
             f"step {step.index} · {step.kind}{reward} · {step.page or 'no page'}",
@@ -79,7 +82,9 @@ def episode_frames(run: Run, episode: Episode) -> list[Image.Image]:
         ]
         frames.append(_frame(width, lines, left, right))
     last_left, last_right = views[-1] if views else (None, None)
-    outcome = "correct" if episode.correct else "wrong" if episode.prediction is not None else "no answer"
+    outcome = (
+        "correct" if episode.correct else "wrong" if episode.prediction is not None else "no answer"
+    )
     frames.append(
         _frame(
             width,
@@ -99,7 +104,9 @@ def write_gif(
     run: Run, episode: Episode, out: str | os.PathLike[str], seconds_per_frame: float = 1.6
 ) -> Path:
     """Write ``episode`` as an animated GIF to ``out`` and return the path."""
-    frames = [f.quantize(colors=128, dither=Image.Dither.NONE) for f in episode_frames(run, episode)]
+    frames = [
+        f.quantize(colors=128, dither=Image.Dither.NONE) for f in episode_frames(run, episode)
+    ]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames[0].save(

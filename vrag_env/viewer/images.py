@@ -22,7 +22,9 @@ JPEG_QUALITY = 72
 """JPEG quality of report images: text stays readable at a fraction of PNG's size."""
 
 
-def _render_region(page: Image.Image, region: BBox, size: tuple[int, int], **fit: float) -> Image.Image:
+def _render_region(
+    page: Image.Image, region: BBox, size: tuple[int, int], **fit: float
+) -> Image.Image:
     """Render ``region`` of ``page`` into a ``size`` canvas and trim the canvas to its content."""
     transform = fit_view(region, size, **fit)  # type: ignore[arg-type]
     canvas = Image.fromarray(render_view(page, transform, size))

@@ -162,9 +162,13 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); pass a file written by `vrag eval`")
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}); pass a file written by `vrag eval`"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("episodes"), list):
-        raise ValueError(f"{path} has no 'episodes' list; pass a results file written by `vrag eval`")
+        raise ValueError(
+            f"{path} has no 'episodes' list; pass a results file written by `vrag eval`"
+        )
     metadata = data.get("metadata") or {}
     config = env_config(metadata)
     corpus = load_corpus(config.corpus, config.synthetic)
@@ -174,6 +178,13 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     episodes = [_episode(i, r) for i, r in enumerate(records)]
     _check_pages(path, corpus, episodes)
     return Run(path, metadata, data.get("summary") or {}, config, corpus, episodes)
+
+
+def _region(value: list[float] | None) -> BBox | None:
+    if value is None:
+        return None
+    x1, y1, x2, y2 = (float(v) for v in value)
+    return (x1, y1, x2, y2)
 
 
 def _episode(index: int, record: dict[str, Any]) -> Episode:
@@ -186,7 +197,7 @@ def _episode(index: int, record: dict[str, Any]) -> Episode:
             action=str(actions[i]),
             kind=kinds[i],
             page=record["view_pages"][i],
-            region=None if record["view_regions"][i] is None else tuple(record["view_regions"][i]),  # type: ignore[arg-type]
+            region=_region(record["view_regions"][i]),
             feedback=str(record["feedback"][i]),
             reward=None if rewards[i] is None else float(rewards[i]),
         )
