@@ -210,6 +210,11 @@ def test_folder_report_and_benchmark_reports(runs: dict[str, Path], tmp_path: Pa
     assert sorted(images.values()) == sorted(f"oracle_files/{f.name}" for f in files)
     assert all(Image.open(f).format == "JPEG" for f in files)
 
+    run = load_run(runs["oracle"])
+    one = write_report(runs["oracle"], tmp_path / "one.html", episode="1").read_text("utf-8")
+    assert one.count('<details class="episode"') == 1
+    assert run.episodes[1].question_id in one and run.episodes[0].question_id not in one
+
     written = write_benchmark_reports(runs["oracle"].parent)
     assert sorted(written) == ["oracle", "random"]
     for agent, path in written.items():

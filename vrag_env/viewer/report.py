@@ -211,6 +211,7 @@ def write_report(
     out: str | os.PathLike[str],
     *,
     folder: bool = False,
+    episode: str | None = None,
 ) -> Path:
     """Write the HTML report of a results file.
 
@@ -218,6 +219,7 @@ def write_report(
         results: A results JSON written by ``vrag eval``.
         out: The HTML file to write.
         folder: Write images into ``<out stem>_files/`` beside the HTML instead of embedding them.
+        episode: Only this episode (question id or 0-based index).
 
     Returns:
         The HTML file.
@@ -225,6 +227,8 @@ def write_report(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     run = load_run(results)
+    if episode is not None:
+        run.episodes = [run.episode(episode)]
     assets = out.parent / f"{out.stem}_files" if folder else None
     text, _ = render_report(run, assets, out.parent)
     tmp = out.with_name(f".{out.name}.tmp")

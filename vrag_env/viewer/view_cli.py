@@ -14,7 +14,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write images as files in OUT_files/ next to the HTML instead of embedding them",
     )
-    parser.add_argument("--episode", help="question id (or 0-based index) of one episode")
+    parser.add_argument("--episode", help="only this episode: a question id or a 0-based index")
     parser.add_argument("--gif", help="with --episode: write that episode as an animated GIF")
 
 
@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from vrag_env.viewer.report import write_report
 
     out = write_report(
-        args.results, args.out or Path(args.results).with_suffix(".html"), folder=args.folder
+        args.results,
+        args.out or Path(args.results).with_suffix(".html"),
+        folder=args.folder,
+        episode=args.episode,
     )
     print(f"report written to {out} ({out.stat().st_size / 1024:.0f} KiB)")  # noqa: T201
     return 0
