@@ -168,6 +168,14 @@ def test_bad_inputs_give_clear_errors(runs: dict[str, Path], tmp_path: Path) -> 
     other.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="no-such-doc_1"):
         load_run(other)
+    hostile = json.loads(runs["oracle"].read_text(encoding="utf-8"))
+    hostile["episodes"][0]["actions"][0] = "<img src=x onerror=alert(1)></pre></script>"
+    hostile["episodes"][0]["feedback"][0] = "<b>bold</b>"
+    (tmp_path / "hostile.json").write_text(json.dumps(hostile), encoding="utf-8")
+    text = write_report(tmp_path / "hostile.json", tmp_path / "hostile.html").read_text("utf-8")
+    assert "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text
+    assert text.count("</script>") == 2  # the image table and the script, nothing injected
     with pytest.raises(ValueError, match="no episode 'nope'"):
         load_run(runs["oracle"]).episode("nope")
     assert vrag(["view", str(runs["oracle"]), "--gif", str(tmp_path / "x.gif")]) == 2
