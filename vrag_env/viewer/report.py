@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +66,10 @@ class ImageStore:
         image = agent_view(self.run.corpus.page_image(page_id), region, self.run.config)  # type: ignore[arg-type]
         return jpeg_bytes(shrink(image, VIEW_SIDE))
 
-    def _get(self, key: tuple[Any, ...], make: Any) -> str:
+    def _get(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> str:
         if key not in self._keys:
             name = f"i{len(self._keys)}"
-            data: bytes = make()
+            data = make()
             self.bytes_written += len(data)
             if self.assets_dir is None:
                 self.sources[name] = data_uri(data)
