@@ -74,6 +74,12 @@ def run_episode(
     obs, info = env.reset(seed=seed, options={"question_id": question_id})
     agent.reset()
     total, actions, kinds = 0.0, [], []
+    # Per step, for `vrag view`: the page shown after the step, its region in page pixels, the
+    # feedback text and the step reward. Images are not stored; the viewer re-renders them.
+    view_pages: list[str | None] = []
+    view_regions: list[list[float] | None] = []
+    feedback: list[str] = []
+    rewards: list[float] = []
     terminated = truncated = False
     while not (terminated or truncated):
         action = agent.act(obs, info)
@@ -81,6 +87,10 @@ def run_episode(
         total += float(reward)
         actions.append(action[:MAX_RECORDED_ACTION_CHARS])
         kinds.append(info["action_kind"])
+        view_pages.append(info["current_page"])
+        view_regions.append(None if info["view"] is None else list(info["view"]["region"]))
+        feedback.append(str(obs["feedback"]))
+        rewards.append(round(float(reward), 6))
     unwrapped: Any = env.unwrapped
     score = info.get("score") or unwrapped.episode_score()
     query = unwrapped.corpus.queries[question_id]
@@ -102,6 +112,10 @@ def run_episode(
         "truncated": bool(truncated),
         "actions": actions,
         "action_kinds": kinds,
+        "view_pages": view_pages,
+        "view_regions": view_regions,
+        "feedback": feedback,
+        "rewards": rewards,
     }
 
 

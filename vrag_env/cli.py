@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "vrag_env.retrieval.server",
         "serve a retriever over HTTP for many env workers",
     ),
+    "view": ("vrag_env.viewer.view_cli", "HTML report of a results file, or a GIF of one episode"),
+    "demo": ("vrag_env.viewer.demo_cli", "local web app: play an episode or watch an agent"),
 }
 
 
