@@ -2,6 +2,10 @@
 
 Answer terms (each takes one prediction and the accepted gold answers, and keeps the best match):
 
+* :func:`accuracy`: the headline metric, 0 or 1. Numbers are compared as numbers (sign,
+  separators, decimals, %, currency, scale words such as "million"/"bn"; a sentence that states
+  the gold number counts, a list of guesses does not), text by normalised exact match. The rules
+  and the near-miss decisions are in :mod:`vrag_env.answer_accuracy`.
 * :func:`anls`: Average Normalized Levenshtein Similarity, the DocVQA metric (Biten et al.,
   ICCV 2019, https://arxiv.org/abs/1905.13648; Mathew et al., WACV 2021,
   https://arxiv.org/abs/2007.00398).
@@ -30,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from vrag_env.answer_accuracy import accuracy
 from vrag_env.judge import Judge, JudgeConfig, LLMJudge
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "REWARD_PRESETS",
     "EpisodeOutcome",
     "RewardConfig",
+    "accuracy",
     "anls",
     "exact_match",
     "format_score",
@@ -47,7 +53,7 @@ __all__ = [
     "token_f1",
 ]
 
-ANSWER_METRICS = ("anls", "exact_match", "f1", "judge")
+ANSWER_METRICS = ("accuracy", "anls", "exact_match", "f1", "judge")
 """Values of :attr:`RewardConfig.answer_metric`."""
 
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -433,8 +439,9 @@ class RewardConfig:
         True
     """
 
-    answer_metric: str = "anls"
-    """Answer term: ``"anls"``, ``"exact_match"``, ``"f1"`` or ``"judge"`` (needs ``judge``)."""
+    answer_metric: str = "accuracy"
+    """Answer term: ``"accuracy"``, ``"anls"``, ``"exact_match"``, ``"f1"`` or ``"judge"`` (needs
+    ``judge``)."""
 
     answer_weight: float = 0.7
     """Weight of the answer term in the terminal reward."""
@@ -491,8 +498,8 @@ class RewardConfig:
         if self.answer_metric == "judge" and self.judge is None:
             raise ValueError(
                 "answer_metric='judge' needs judge=JudgeConfig(base_url=..., model=...) (an "
-                "OpenAI-compatible endpoint); use answer_metric='anls', 'exact_match' or 'f1' "
-                "to score offline"
+                "OpenAI-compatible endpoint); use answer_metric='accuracy', 'anls', 'exact_match' "
+                "or 'f1' to score offline"
             )
 
     def step_penalty(self, invalid: bool = True) -> float:
@@ -530,7 +537,7 @@ class RewardConfig:
                 configured (pass the env's judge to avoid rebuilding it per episode).
 
         Returns:
-            ``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer`` (the value of
+            ``accuracy``, ``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer`` (the value of
             ``answer_metric``), ``judge`` (only when a judge is used) and ``reward`` (the terminal
             reward), all floats.
 
@@ -548,6 +555,7 @@ class RewardConfig:
         prediction = outcome.prediction if outcome.answered and outcome.prediction else ""
         answered = outcome.answered
         result: dict[str, float] = {
+            "accuracy": accuracy(prediction, outcome.answers) if answered else 0.0,
             "anls": anls(prediction, outcome.answers, self.anls_threshold) if answered else 0.0,
             "exact_match": exact_match(prediction, outcome.answers) if answered else 0.0,
             "f1": token_f1(prediction, outcome.answers) if answered else 0.0,
@@ -598,9 +606,10 @@ class RewardConfig:
 
 # VRAG-RL's released training code weighs the judge's verdict 0.7, NDCG 0.2 and format 0.1, and
 # gives 0 to a trajectory without a search and an answer (https://arxiv.org/abs/2505.22019). It
-# has no per-step penalty: malformed turns only lower the format term.
+# has no per-step penalty: malformed turns only lower the format term. Offline, the judge's
+# verdict is replaced by answer accuracy (a 0/1 verdict like the judge's, not partial credit).
 _VRAG_RL_OFFLINE = RewardConfig(
-    answer_metric="anls",
+    answer_metric="accuracy",
     answer_weight=0.7,
     retrieval_weight=0.2,
     format_weight=0.1,
@@ -609,9 +618,10 @@ _VRAG_RL_OFFLINE = RewardConfig(
 )
 
 REWARD_PRESETS: dict[str, RewardConfig] = {
-    # Offline default: no judge, so scores are reproducible without a server.
+    # Offline default: no judge, so scores are reproducible without a server. The answer term is
+    # accuracy, so near misses ("1.1" for "-1.1") earn nothing.
     "default": RewardConfig(
-        answer_metric="anls",
+        answer_metric="accuracy",
         answer_weight=0.7,
         retrieval_weight=0.2,
         format_weight=0.1,
@@ -621,7 +631,7 @@ REWARD_PRESETS: dict[str, RewardConfig] = {
     # The judge endpoint comes from VRAG_JUDGE_BASE_URL / VRAG_JUDGE_MODEL / VRAG_JUDGE_API_KEY.
     "vrag-rl": replace(_VRAG_RL_OFFLINE, answer_metric="judge", judge=JudgeConfig()),
     "vrag-rl-offline": _VRAG_RL_OFFLINE,
-    # The DocVQA leaderboard metric alone.
+    # The DocVQA leaderboard metric alone (partial credit for near misses).
     "anls": RewardConfig(
         answer_metric="anls",
         answer_weight=1.0,
