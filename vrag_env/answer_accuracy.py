@@ -169,8 +169,8 @@ def number_mentions(text: str) -> list[NumberMention]:
     whole text: ``"(1.1)"`` is ``-1.1``, but in ``"revenue (1.1 million)"`` they are a remark.
 
     Example:
-        >>> [str(m.value) for m in number_mentions("China: 134 million trips in 2020, up -3.5%")]
-        ['1.34E+8', '2020', '-3.5']
+        >>> [float(m.value) for m in number_mentions("China: 134 million trips in 2020, up -3.5%")]
+        [134000000.0, 2020.0, -3.5]
     """
     prepared = _prepare(text)
     whole = prepared.startswith("(") and prepared.endswith(")")
