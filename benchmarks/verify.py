@@ -7,9 +7,9 @@ A results file is *verified* when (:func:`verify_results`):
 2. its ``metadata.spec_fingerprint`` equals :func:`benchmark_fingerprint` of that spec (same env,
    question ids in the same order, seeds, step limit, dialect, reward preset and corpus);
 3. it has one episode per question of the spec, with the spec's question ids in the spec's order;
-4. its ``summary`` equals the summary recomputed from its episodes (with the answer accuracy of
-   every episode recomputed from its prediction and gold answers by the current matcher), so an
-   edited summary or a file scored by an older matcher is caught;
+4. its ``summary`` equals the summary recomputed from its episodes, and each episode's recorded
+   ``accuracy`` equals its prediction re-scored against its gold answers by the current matcher,
+   so an edited summary or a file scored by an older matcher is caught;
 5. it was produced from a clean checkout (``metadata.git_dirty`` is ``False`` and a SHA is set).
 
 Files that fail are reported with every reason, never dropped silently.
@@ -251,6 +251,13 @@ def verify_results(results: Mapping[str, Any], benchmark: Any | None) -> list[st
             reasons.append(f"{len(ids)} episodes, the spec has {benchmark.episodes}")
         elif ids != list(benchmark.question_ids):
             reasons.append("episode question ids differ from the spec's")
+    stale = sum(
+        1
+        for e in episodes
+        if isinstance(e, Mapping) and "accuracy" in e and e["accuracy"] != episode_accuracy(e)
+    )
+    if stale:
+        reasons.append(f"{stale} episode accuracy values differ from re-scoring their predictions")
     try:
         recomputed = summarize([dict(e) for e in episodes]) if episodes else None
     except (KeyError, TypeError, ValueError) as exc:

@@ -174,6 +174,9 @@ def test_leaderboard_rejects_unverified_files_with_reasons(tmp_path: Path, real_
     write_results(short, folder / "short.json")
     other = _clean(random, spec_fingerprint="0" * 16)
     write_results(other, folder / "other-spec.json")
+    flipped = _clean(random)
+    flipped["episodes"][0]["accuracy"] = 1.0 - flipped["episodes"][0]["accuracy"]
+    write_results(flipped, folder / "flipped.json")
     (folder / "notes.json").write_text("{}")
     board = load_board(tmp_path / "results")
     assert [r.agent for r in board.rows] == ["random"]
@@ -183,6 +186,7 @@ def test_leaderboard_rejects_unverified_files_with_reasons(tmp_path: Path, real_
     assert f"{TINY_EPISODES - 1} episodes, the spec has {TINY_EPISODES}" in reasons["short.json"]
     assert "spec fingerprint '0000000000000000' does not match" in reasons["other-spec.json"]
     assert "not a results file" in reasons["notes.json"]
+    assert "1 episode accuracy values differ from re-scoring" in reasons["flipped.json"]
     markdown = render_markdown(board)
     rejected = markdown.split("### Rejected results files")[1]
     for name in ("dirty.json", "edited.json", "short.json", "other-spec.json", "notes.json"):
