@@ -33,7 +33,7 @@ and ``"-1.1 pp or 1.1 pp"`` is wrong for ``"-1.1 pp"``. A number glued to letter
 ``"Q3"``) is not a number mention.
 
 **Text golds** (everything else, dates included: ``"2021-03-31"`` is compared as text) use
-:func:`~vrag_env.rewards.normalize_answer` (NFKC, case, punctuation, articles, whitespace) exact
+:func:`~vrag_env.answer_metrics.normalize_answer` (NFKC, case, punctuation, articles, whitespace) exact
 match; a longer prediction also counts when it contains the normalised gold as whole words, is at
 most ``4 * len(gold) + 12`` words long, and has no list markers (``or``, ``,``, ``;``, ``/``,
 ``|``) beyond those of the gold itself.
@@ -46,6 +46,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from vrag_env.answer_metrics import normalize_answer
 
 __all__ = ["NumberMention", "accuracy", "number_mentions", "parse_numeric_answer"]
 
@@ -251,8 +253,6 @@ _LIST_MARKERS = re.compile(r"[,;/|]|\bor\b")
 
 
 def _text_accuracy(gold: str, prediction: str) -> bool:
-    from vrag_env.rewards import normalize_answer  # local: rewards imports this module
-
     ref = normalize_answer(gold).split()
     pred = normalize_answer(prediction).split()
     if pred == ref:
