@@ -32,11 +32,15 @@ trips in 2020."`` is right for ``"134 million"``, but ``"1.1 or -1.1"`` is wrong
 and ``"-1.1 pp or 1.1 pp"`` is wrong for ``"-1.1 pp"``. A number glued to letters (``"FY2020"``,
 ``"Q3"``) is not a number mention.
 
+Not handled, on purpose or for now: numbers written in words (``"three"``), and signs given by
+words (``"down 1.1"`` is ``1.1``, wrong for ``"-1.1"``); a parenthesised number inside a sentence
+is a remark, not an accounting negative.
+
 **Text golds** (everything else, dates included: ``"2021-03-31"`` is compared as text) use
 :func:`~vrag_env.answer_metrics.normalize_answer` (NFKC, case, punctuation, articles, whitespace) exact
 match; a longer prediction also counts when it contains the normalised gold as whole words, is at
 most ``4 * len(gold) + 12`` words long, and has no list markers (``or``, ``,``, ``;``, ``/``,
-``|``) beyond those of the gold itself.
+``|``) beyond those of the gold itself. Negation is not read: ``"not Deloitte"`` contains the gold.
 """
 
 from __future__ import annotations
