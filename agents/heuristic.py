@@ -146,7 +146,7 @@ class HeuristicAgent(Agent):
             return self._format(Answer(self._final_answer()))
         kind = info.get("action_kind")
         image = np.asarray(observation["image"])
-        if lookup.searches == 0 or info.get("view") is None:
+        if lookup.searches == 0 or not info.get("view"):
             return self._search(lookup)
         if kind == "invalid":  # the crop was refused: settle for what the page view showed
             lookup.answer = self._fallback[0].text if self._fallback else ""

@@ -77,7 +77,7 @@ class OracleAgent(Agent):
                 self._zoomed.add(target)
                 if box is not None:
                     box = self._with_line_label(target, box)
-                if box is not None and info["view"] is not None:
+                if box is not None and info["view"]:
                     return self.action_set.format(self._crop_action(box, info["view"]))
             if target not in shown:
                 return self.action_set.format(Search(self.query_for(target, shown, query)))

@@ -79,8 +79,11 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent."""
     from tqdm.auto import tqdm
 
+    from benchmarks.provenance import provenance
     from benchmarks.runner import evaluate, write_results
     from benchmarks.specs import get_benchmark, with_limit
+
+    prov = provenance()  # read before writing anything: the results written below are tracked
 
     benchmark = get_benchmark(args.benchmark)
     if args.quick:
@@ -103,13 +106,13 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
             continue
         name, options = _agent_args(agent, args.policy)
         t = time.perf_counter()
-        results = evaluate(name, spec, options, progress=not args.quiet)
+        results = evaluate(name, spec, options, progress=not args.quiet, provenance_record=prov)
         agent_name = results["metadata"]["agent"]["name"]
         out = write_results(results, Path(args.results_dir) / benchmark.name / f"{agent_name}.json")
         elapsed = time.perf_counter() - t
         s = results["summary"]
         tqdm.write(
-            f"{agent_name}: anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
+            f"{agent_name}: accuracy={s['accuracy']:.3f} anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
         )
         report.append((agent_name, "ok", elapsed))
     return report
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     rows, paths = write_leaderboard(args.results_dir, args.out_dir, png=not args.no_png)
     for bench in sorted({r.benchmark for r in rows}):
         print(f"\n## {bench}\n")
-        print(markdown_table([r for r in rows if r.benchmark == bench]))
+        print(markdown_table([r for r in rows if r.benchmark == bench and not r.privileged]))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     if not args.skip_run:
         print(f"total time: {time.perf_counter() - t0:.0f} s")

@@ -1,9 +1,16 @@
 """The evaluation runner: one agent, a fixed list of questions, one results JSON.
 
-Results hold ``metadata`` (provenance, env spec, seeds, agent config), ``summary`` (means and a
-bootstrap 95% interval of ANLS), ``episodes`` (one record per question) and ``timing``. Everything but
-``metadata.timestamp`` and ``timing`` is deterministic for a fixed spec, so re-running gives
-byte-identical ``summary`` and ``episodes``.
+Results hold ``metadata`` (provenance, env spec, seeds, agent config, the benchmark spec's
+fingerprint, whether the agent is privileged, its description and checkpoint hash when it declares
+them), ``summary`` (means, bootstrap 95% intervals of accuracy and ANLS, per-category accuracy),
+``episodes`` (one record per question: prediction, gold answers, scores, and the categories the
+leaderboard breaks results down by: ``query_type``, ``source_type``, ``needs_zoom``) and ``timing``.
+Everything but ``metadata.timestamp`` and ``timing`` is deterministic for a fixed spec, so re-running
+gives byte-identical ``summary`` and ``episodes``.
+
+``accuracy`` (:func:`vrag_env.rewards.accuracy`) is the headline metric; the summary recomputes it
+from each episode's prediction and gold answers, so a results file can be re-verified later by the
+leaderboard (:mod:`benchmarks.verify`).
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,24 @@ import vrag_env  # noqa: F401 - registers the env ids
 from agents.base import Agent
 from agents.registry import make_agent
 from benchmarks.provenance import provenance
+from benchmarks.verify import (
+    benchmark_fingerprint,
+    bootstrap_ci,
+    episode_accuracy,
+    resolve_benchmark,
+)
+from vrag_env.rewards import accuracy
+
+__all__ = [
+    "EvalSpec",
+    "bootstrap_ci",
+    "evaluate",
+    "needs_zoom_label",
+    "run_episode",
+    "select_questions",
+    "summarize",
+    "write_results",
+]
 
 MAX_RECORDED_ACTION_CHARS = 2000
 
@@ -94,15 +118,18 @@ def run_episode(
     unwrapped: Any = env.unwrapped
     score = info.get("score") or unwrapped.episode_score()
     query = unwrapped.corpus.queries[question_id]
+    prediction = unwrapped.episode_outcome().prediction
     return {
         "question_id": question_id,
         "question": query.question,
         "answers": list(query.answers),
-        "prediction": unwrapped.episode_outcome().prediction,
+        "prediction": prediction,
+        "accuracy": accuracy(prediction, query.answers),
         "reference_pages": list(query.reference_pages),
         "retrieved_pages": list(info["retrieved_pages"]),
         "source_type": query.source_type,
         "query_type": query.query_type,
+        "needs_zoom": needs_zoom_label(query),
         "small_print": query.small_print,
         "return": round(total, 6),
         "score": {k: round(float(v), 6) for k, v in score.items()},
@@ -119,18 +146,36 @@ def run_episode(
     }
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean (deterministic for a fixed ``seed``)."""
-    if not values:
-        return (0.0, 0.0)
-    arr = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1)
-    return (round(float(np.percentile(means, 2.5)), 6), round(float(np.percentile(means, 97.5)), 6))
+def needs_zoom_label(query: Any) -> bool | None:
+    """The question's measured ``needs_zoom`` label, or ``None`` when the corpus has none.
+
+    Read from a ``needs_zoom`` attribute of the query or from ``query.meta["needs_zoom"]`` (a label
+    measured by OCR when the corpus was built). The geometric ``small_print`` flag is *not* used as
+    a stand-in: episodes record it separately, under its own name.
+    """
+    value = getattr(query, "needs_zoom", None)
+    if value is None:
+        meta = getattr(query, "meta", None)
+        value = meta.get("needs_zoom") if isinstance(meta, dict) else None
+    return None if value is None else bool(value)
+
+
+def _categories(record: dict[str, Any]) -> list[str]:
+    """The breakdown categories of an episode record (``single-hop``, ``needs-zoom``, ``table``...)."""
+    cats = [f"query:{record.get('query_type') or 'unknown'}"]
+    cats.append(f"source:{record.get('source_type') or 'unknown'}")
+    zoom = record.get("needs_zoom")
+    if zoom is not None:
+        cats.append("zoom:needs-zoom" if zoom else "zoom:no-zoom")
+    return cats
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate episode records into the results ``summary``."""
+    """Aggregate episode records into the results ``summary``.
+
+    Accuracy is recomputed from each record's prediction and gold answers (not read from the
+    record), so the same function verifies a results file later.
+    """
     n = len(records)
     if n == 0:
         return {"episodes": 0}
@@ -138,10 +183,13 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     def mean(values: list[float]) -> float:
         return round(float(np.mean(values)), 6)
 
+    acc = [episode_accuracy(r) for r in records]
     anls = [r["score"]["anls"] for r in records]
     steps = [r["steps"] for r in records]
     summary: dict[str, Any] = {
         "episodes": n,
+        "accuracy": mean(acc),
+        "accuracy_ci95": list(bootstrap_ci(acc)),
         "anls": mean(anls),
         "anls_ci95": list(bootstrap_ci(anls)),
         "exact_match": mean([r["score"]["exact_match"] for r in records]),
@@ -162,7 +210,47 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
                 r["score"]["anls"]
             )
     summary["anls_by_type"] = {k: mean(v) for k, v in sorted(by_type.items())}
+    by_category: dict[str, list[float]] = {}
+    for r, a in zip(records, acc, strict=True):
+        for cat in _categories(r):
+            by_category.setdefault(cat, []).append(a)
+    summary["accuracy_by_category"] = {
+        k: {"accuracy": mean(v), "n": len(v)} for k, v in sorted(by_category.items())
+    }
     return summary
+
+
+def _spec_fingerprint(spec: EvalSpec) -> str | None:
+    """The fingerprint of the checked-in benchmark ``spec`` was built from, if it is one.
+
+    ``None`` for an ad-hoc run or a spec whose questions, seed, env or step limit differ from the
+    checked-in benchmark of the same name (``<name>-quick`` is the first questions of ``<name>``).
+    """
+    try:
+        benchmark = resolve_benchmark(spec.name, len(spec.question_ids or []))
+        if benchmark is None:
+            return None
+        expected = benchmark.to_eval_spec()
+    except ValueError:  # a stale spec
+        return None
+    same = (
+        expected.env_id == spec.env_id
+        and expected.env_kwargs == spec.env_kwargs
+        and list(expected.question_ids or []) == list(spec.question_ids or [])
+        and expected.seed == spec.seed
+        and expected.max_episode_steps == spec.max_episode_steps
+    )
+    return benchmark_fingerprint(benchmark) if same else None
+
+
+def _agent_metadata(agent: Agent) -> dict[str, Any]:
+    """What the agent declares about itself: privileged, description, checkpoint hash."""
+    out: dict[str, Any] = {"privileged": bool(getattr(agent, "privileged", False))}
+    for key in ("description", "checkpoint_sha256"):
+        value = getattr(agent, key, None)
+        if value:
+            out[key] = str(value)
+    return out
 
 
 def evaluate(
@@ -172,6 +260,7 @@ def evaluate(
     *,
     progress: bool = True,
     agent: Agent | None = None,
+    provenance_record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate one agent on ``spec`` and return the results object.
 
@@ -181,6 +270,9 @@ def evaluate(
         agent_options: Keyword options for the agent.
         progress: Show a progress bar.
         agent: An already built agent (``agent_spec`` is then only recorded).
+        provenance_record: Provenance to record instead of reading it now; a run that writes
+            several results files reads it once, before writing any, so its own outputs do not
+            make the checkout look dirty (:func:`benchmarks.provenance.provenance`).
     """
     t0 = time.perf_counter()
     env = spec.make_env()
@@ -196,22 +288,24 @@ def evaluate(
         for i, uid in enumerate(bar):
             record = run_episode(env, agent, uid, spec.seed + i)
             records.append(record)
-            running += record["score"]["anls"]
-            bar.set_postfix(anls=f"{running / (i + 1):.3f}", refresh=False)
+            running += record["accuracy"]
+            bar.set_postfix(acc=f"{running / (i + 1):.3f}", refresh=False)
         spec_json = env.spec.to_json() if env.spec is not None else None
     finally:
         env.close()
     elapsed = time.perf_counter() - t0
     return {
         "metadata": {
-            **provenance(),
+            **(provenance_record or provenance()),
             "benchmark": spec.name,
             "env_id": spec.env_id,
             "env_kwargs": spec.env_kwargs,
             "env_spec": json.loads(spec_json) if spec_json else None,
             "seed": spec.seed,
             "episodes": len(records),
+            "spec_fingerprint": _spec_fingerprint(spec),
             "agent": {"name": agent.name, "spec": agent_spec, "config": agent.config()},
+            **_agent_metadata(agent),
         },
         "summary": summarize(records),
         "episodes": records,

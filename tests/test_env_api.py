@@ -152,7 +152,7 @@ def test_truncation_at_step_limit():
         _, _, terminated, truncated, _ = env.step("<search>report</search>")
         assert not terminated
         assert truncated == (i == 2)
-    assert "score" not in env.unwrapped._get_info()
+    assert env.unwrapped._get_info()["score"] == {}
     assert env.unwrapped.episode_score()["anls"] == 0.0
 
 

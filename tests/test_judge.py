@@ -390,11 +390,13 @@ def test_vrag_rl_preset_end_to_end(server, monkeypatch):
     judge = config.make_judge()
     assert isinstance(judge, LLMJudge)
 
-    # The judge accepts "$12.4M" although ANLS and exact match do not.
+    # The judge accepts "$12.4M" although ANLS and exact match do not (accuracy does too).
     server.script.append("yes")
     s = config.score(episode(), judge=judge)
-    assert list(s) == ["anls", "exact_match", "f1", "ndcg", "format", "answer", "judge", "reward"]
+    keys = ["accuracy", "anls", "exact_match", "f1", "ndcg", "format", "answer", "judge", "reward"]
+    assert list(s) == keys
     assert s["judge"] == s["answer"] == 1.0 and s["exact_match"] == 0.0
+    assert s["accuracy"] == 1.0
     # 0.7 * judge + 0.2 * NDCG (gold page at rank 2: 1/log2(3)) + 0.1 * format (4/4 valid)
     assert s["reward"] == pytest.approx(0.7 + 0.2 / math.log2(3) + 0.1)
     assert server.requests[-1]["headers"]["Authorization"] == "Bearer sk-env"

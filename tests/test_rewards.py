@@ -283,7 +283,16 @@ def test_episode_outcome_validation_and_json():
 
 def test_score_breakdown_default():
     s = RewardConfig().score(outcome())
-    assert list(s) == ["anls", "exact_match", "f1", "ndcg", "format", "answer", "reward"]
+    assert list(s) == [
+        "accuracy",
+        "anls",
+        "exact_match",
+        "f1",
+        "ndcg",
+        "format",
+        "answer",
+        "reward",
+    ]
     assert all(type(v) is float for v in s.values())
     assert s["anls"] == s["exact_match"] == s["f1"] == s["answer"] == 1.0
     assert s["ndcg"] == pytest.approx(1 / LOG2_3)  # gold page at rank 2
@@ -341,7 +350,7 @@ def test_preset_values():
     assert set(REWARD_PRESETS) >= {"default", "vrag-rl", "vrag-rl-offline", "anls"}
     d = REWARD_PRESETS["default"]
     assert (d.answer_metric, d.answer_weight, d.retrieval_weight, d.format_weight) == (
-        "anls",
+        "accuracy",
         0.7,
         0.2,
         0.1,
@@ -358,7 +367,7 @@ def test_preset_values():
     assert v.judge.base_url is None and v.judge.model is None  # read from the environment
     o = REWARD_PRESETS["vrag-rl-offline"]
     assert (o.answer_metric, o.answer_weight, o.retrieval_weight, o.format_weight) == (
-        "anls",
+        "accuracy",
         0.7,
         0.2,
         0.1,
@@ -397,7 +406,10 @@ def test_get_reward_config():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"answer_metric": "bleu"}, r"answer_metric must be one of \['anls', 'exact_match'"),
+        (
+            {"answer_metric": "bleu"},
+            r"answer_metric must be one of \['accuracy', 'anls', 'exact_match'",
+        ),
         ({"answer_metric": "judge"}, r"answer_metric='judge' needs judge=JudgeConfig"),
         ({"answer_weight": -0.1}, r"answer_weight must be a finite number >= 0.0, got -0.1"),
         ({"retrieval_weight": float("nan")}, r"retrieval_weight must be a finite number"),
@@ -434,4 +446,4 @@ def test_judge_config_as_dict_and_secret_left_out():
 
 
 def test_answer_metrics_constant():
-    assert ANSWER_METRICS == ("anls", "exact_match", "f1", "judge")
+    assert ANSWER_METRICS == ("accuracy", "anls", "exact_match", "f1", "judge")

@@ -14,6 +14,7 @@ from benchmarks.leaderboard import (
     CSV_NAME,
     MARKDOWN_NAME,
     PNG_NAME,
+    load_board,
     load_rows,
     render_markdown,
     write_leaderboard,
@@ -95,33 +96,142 @@ def test_eval_reruns_are_byte_identical(tiny_spec, real_results) -> None:
     assert set(again) == {"metadata", "summary", "episodes", "timing"}
 
 
+def _clean(results: dict, **meta) -> dict:
+    """A copy marked as produced from a clean checkout (tests run in a working tree)."""
+    out = json.loads(json.dumps(results))
+    out["metadata"].update({"git_sha": "0123456789abcdef" * 2 + "01234567", "git_dirty": False})
+    out["metadata"].update(meta)
+    return out
+
+
+def test_results_record_accuracy_categories_and_fingerprint(tiny_spec, real_results) -> None:
+    from benchmarks.verify import benchmark_fingerprint, resolve_benchmark
+
+    oracle = real_results["oracle"]
+    bench = resolve_benchmark("synth-tiny-quick", TINY_EPISODES)
+    assert oracle["metadata"]["spec_fingerprint"] == benchmark_fingerprint(bench)
+    assert (
+        oracle["metadata"]["privileged"] is False or oracle["metadata"]["agent"]["name"] == "oracle"
+    )
+    summary = oracle["summary"]
+    assert summary["accuracy"] >= 0.98 and summary["accuracy_ci95"][0] <= summary["accuracy"]
+    cats = summary["accuracy_by_category"]
+    assert sum(v["n"] for k, v in cats.items() if k.startswith("query:")) == TINY_EPISODES
+    assert sum(v["n"] for k, v in cats.items() if k.startswith("source:")) == TINY_EPISODES
+    for record in oracle["episodes"]:
+        assert record["accuracy"] == 1.0
+        assert record["query_type"] in ("single-hop", "multi-hop") and record["source_type"]
+        assert "needs_zoom" in record and record["needs_zoom"] in (None, True, False)
+    # An ad-hoc spec (not a checked-in benchmark) has no fingerprint.
+    adhoc = dataclasses.replace(tiny_spec, name=None, question_ids=tiny_spec.question_ids[:2])
+    assert evaluate("random", adhoc, progress=False)["metadata"]["spec_fingerprint"] is None
+
+
 def test_leaderboard_from_real_results(tmp_path: Path, real_results) -> None:
     results_dir = tmp_path / "results"
+    folder = results_dir / "synth-tiny-quick"
     for name, results in real_results.items():
-        write_results(results, results_dir / "synth-tiny-quick" / f"{name}.json")
+        write_results(_clean(results), folder / f"{name}.json")
     out = tmp_path / "out"
     rows, paths = write_leaderboard(results_dir, out)
-    assert [r.agent for r in rows] == ["oracle", "random"]  # sorted by ANLS
-    assert rows[0].anls >= 0.98 and rows[0].episodes == TINY_EPISODES
-    assert rows[0].anls_low <= rows[0].anls <= rows[0].anls_high
+    assert [(r.agent, r.privileged) for r in rows] == [("random", False), ("oracle", True)]
+    oracle = rows[1]
+    assert oracle.accuracy >= 0.98 and oracle.episodes == TINY_EPISODES
+    assert oracle.accuracy_low <= oracle.accuracy <= oracle.accuracy_high
     markdown = (out / MARKDOWN_NAME).read_text()
-    assert "## synth-tiny-quick" in markdown and "`oracle`" in markdown and "`random`" in markdown
+    assert "## synth-tiny-quick" in markdown and "`random`" in markdown
+    privileged = markdown.split("### Privileged agents")[1].split("###")[0]
+    assert "`oracle` (privileged)" in privileged and "`random`" not in privileged
+    assert "### Accuracy by category" in markdown and "single-hop" in markdown
     assert "Do not edit by hand" in markdown and PNG_NAME in markdown
     table = list(csv.DictReader(io.StringIO((out / CSV_NAME).read_text())))
-    assert [r["agent"] for r in table] == ["oracle", "random"]
-    assert table[0]["git_sha"] == rows[0].git_sha and table[0]["episodes"] == str(TINY_EPISODES)
+    assert [(r["agent"], r["privileged"]) for r in table] == [
+        ("random", "False"),
+        ("oracle", "True"),
+    ]
+    assert table[1]["git_sha"] == oracle.git_sha and table[1]["episodes"] == str(TINY_EPISODES)
     png = (out / PNG_NAME).read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
     # Regenerating from the same files gives the same bytes.
     before = {p.name: p.read_bytes() for p in paths}
     write_leaderboard(results_dir, out)
     assert {p.name: p.read_bytes() for p in paths} == before
-    # A results file of a user's own agent appears just by being there; junk files are skipped.
-    mine = json.loads(json.dumps(real_results["random"]))
-    mine["metadata"]["agent"]["name"] = "my-agent"
-    write_results(mine, results_dir / "synth-tiny-quick" / "my-agent.json")
-    (results_dir / "synth-tiny-quick" / "notes.json").write_text("{}")
-    assert [r.agent for r in load_rows(results_dir)] == ["oracle", "my-agent", "random"]
+
+
+def test_leaderboard_rejects_unverified_files_with_reasons(tmp_path: Path, real_results) -> None:
+    folder = tmp_path / "results" / "synth-tiny-quick"
+    random = real_results["random"]
+    write_results(_clean(random), folder / "random.json")
+    dirty = _clean(random)
+    dirty["metadata"]["git_dirty"] = True
+    dirty["metadata"]["agent"]["name"] = "dirty"
+    write_results(dirty, folder / "dirty.json")
+    edited = _clean(random)
+    edited["summary"]["accuracy"] = 0.99
+    write_results(edited, folder / "edited.json")
+    short = _clean(random)
+    short["episodes"] = short["episodes"][:-1]
+    write_results(short, folder / "short.json")
+    other = _clean(random, spec_fingerprint="0" * 16)
+    write_results(other, folder / "other-spec.json")
+    flipped = _clean(random)
+    flipped["episodes"][0]["accuracy"] = 1.0 - flipped["episodes"][0]["accuracy"]
+    write_results(flipped, folder / "flipped.json")
+    (folder / "notes.json").write_text("{}")
+    board = load_board(tmp_path / "results")
+    assert [r.agent for r in board.rows] == ["random"]
+    reasons = {r.source.split("/")[1]: " ".join(r.reasons) for r in board.rejected}
+    assert "git tree was dirty" in reasons["dirty.json"]
+    assert "summary.accuracy is 0.99" in reasons["edited.json"]
+    assert f"{TINY_EPISODES - 1} episodes, the spec has {TINY_EPISODES}" in reasons["short.json"]
+    assert "spec fingerprint '0000000000000000' does not match" in reasons["other-spec.json"]
+    assert "not a results file" in reasons["notes.json"]
+    assert "1 episode accuracy values differ from re-scoring" in reasons["flipped.json"]
+    markdown = render_markdown(board)
+    rejected = markdown.split("### Rejected results files")[1]
+    for name in ("dirty.json", "edited.json", "short.json", "other-spec.json", "notes.json"):
+        assert f"synth-tiny-quick/{name}" in rejected
+
+
+def test_leaderboard_pairs_rows_and_marks_models(tmp_path: Path, real_results) -> None:
+    folder = tmp_path / "results" / "synth-tiny-quick"
+    random = real_results["random"]
+    write_results(_clean(random), folder / "random.json")
+    # A twin of random: the paired difference must be exactly 0 on the same questions.
+    twin = _clean(random)
+    twin["metadata"]["agent"]["name"] = "twin"
+    write_results(twin, folder / "twin.json")
+    # A learned agent without a checkpoint hash, with a description; and one that declares privilege.
+    learned = _clean(random, description="pipeline check: 3M-parameter randomly initialised VLM")
+    learned["metadata"]["agent"]["name"] = "grpo"
+    write_results(learned, folder / "grpo.json")
+    peeker = _clean(random, privileged=True)
+    peeker["metadata"]["agent"]["name"] = "peeker"
+    write_results(peeker, folder / "peeker.json")
+    board = load_board(tmp_path / "results")
+    ranked = board.ranked("synth-tiny-quick")
+    assert [r.agent for r in ranked] == ["grpo", "random", "twin"]
+    assert [r.agent for r in board.privileged("synth-tiny-quick")] == ["peeker"]
+    markdown = render_markdown(board)
+    assert "+0.000 [+0.000, +0.000]" in markdown  # each row against its identical next row
+    assert "3M-parameter randomly initialised VLM" in markdown
+    grpo = next(r for r in ranked if r.agent == "grpo")
+    assert "without a checkpoint hash" in grpo.flag and "without a checkpoint hash" in markdown
+    learned["metadata"]["agent"]["checkpoint_sha256"] = "ab" * 32
+    write_results(learned, folder / "grpo.json")
+    grpo = next(r for r in load_rows(tmp_path / "results") if r.agent == "grpo")
+    assert grpo.flag == "" and grpo.checkpoint == "ab" * 32
+
+
+def test_paired_difference_golden_values() -> None:
+    from benchmarks.verify import paired_difference
+
+    a = {"q1": 1.0, "q2": 1.0, "q3": 0.0, "q4": 1.0}
+    b = {"q1": 0.0, "q2": 1.0, "q3": 0.0, "q5": 1.0}  # q4/q5 are not shared
+    d = paired_difference(a, b)
+    assert d is not None and d.pairs == 3 and d.mean == pytest.approx(1 / 3)
+    assert 0.0 <= d.low <= d.mean <= d.high <= 1.0
+    assert paired_difference({"x": 1.0}, {"y": 1.0}) is None
 
 
 def test_markdown_without_results_says_how_to_make_them() -> None:
@@ -155,5 +265,11 @@ def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
     assert main([*args, *out]) == 0
     files = sorted(p.name for p in (tmp_path / "results" / "synth-tiny-quick").iterdir())
     assert files == ["oracle.json", "random.json"]
-    assert "`oracle`" in (tmp_path / MARKDOWN_NAME).read_text()
+    # Rows need a clean checkout; in a working tree with edits they are listed as rejected.
+    markdown = (tmp_path / MARKDOWN_NAME).read_text()
+    assert "`oracle` (privileged)" in markdown or "synth-tiny-quick/oracle.json" in markdown
+    results = json.loads((tmp_path / "results" / "synth-tiny-quick" / "random.json").read_text())
+    oracle = json.loads((tmp_path / "results" / "synth-tiny-quick" / "oracle.json").read_text())
+    # Provenance is read once, before any file is written, so both files carry the same state.
+    assert results["metadata"]["git_dirty"] == oracle["metadata"]["git_dirty"]
     assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")

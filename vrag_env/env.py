@@ -99,7 +99,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
 
     - each invalid action: ``-invalid_action_penalty`` (0.1 in ``"default"``), immediately;
     - on answering: ``answer_weight * answer_metric + retrieval_weight * NDCG(retrieved pages,
-      reference pages) + format_weight * format`` (``"default"``: 0.7 ANLS + 0.2 NDCG + 0.1 format;
+      reference pages) + format_weight * format`` (``"default"``: 0.7 accuracy + 0.2 NDCG + 0.1 format;
       ``"vrag-rl"``: VRAG-RL's 0.7 LLM judge + 0.2 NDCG + 0.1 format, zero without a search);
     - every other step: 0. An episode truncated before an answer earns no terminal reward.
 
@@ -116,7 +116,10 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
 
     ## Information
 
-    ``info`` is JSON-serialisable and deterministic:
+    ``info`` is JSON-serialisable and deterministic, and has the same keys with the same types on
+    every step (``reset`` included), so gymnasium's vector envs can merge the infos of sub-envs
+    that are at different points of their episodes (dicts stay dicts, lists stay lists; the
+    optional strings are ``str`` or ``None``):
 
     | key | meaning |
     |---|---|
@@ -127,10 +130,11 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | ``action_error`` | exception name of an invalid action, else ``None`` |
     | ``current_page`` | page id shown now, or ``None`` |
     | ``retrieved_pages`` | page ids shown so far, in order |
-    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x, y, w, h] in the image}`` or ``None`` |
+    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x, y, w, h] in the image}``, or ``{}`` (empty, falsy) before a page is shown |
     | ``num_searches``, ``num_crops``, ``invalid_actions`` | counters |
-    | ``score`` | on termination only: the reward breakdown (``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``) |
-    | ``prediction``, ``answers``, ``reference_pages`` | on termination only: the answer given and the gold ones |
+    | ``score`` | on termination: the reward breakdown (``accuracy``, ``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``); ``{}`` (empty, falsy) before |
+    | ``prediction`` | on termination: the answer given; ``None`` before |
+    | ``answers``, ``reference_pages`` | on termination: the gold answers and pages; ``[]`` before |
 
     Gold answers and reference pages never appear before the episode ends.
 
@@ -412,13 +416,19 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             "action_error": ep.action_error,
             "current_page": ep.page,
             "retrieved_pages": list(ep.shown),
-            "view": None if ep.view is None else ep.view.to_json(),
+            "view": {} if ep.view is None else ep.view.to_json(),
             "num_searches": ep.searches,
             "num_crops": ep.crops,
             "invalid_actions": ep.invalid,
+            # Same keys and types on every step (vector envs merge infos key by key); the outcome
+            # is filled in on termination only.
+            "score": {},
+            "prediction": None,
+            "answers": [],
+            "reference_pages": [],
         }
         if ep.done and ep.score is not None:
-            info["score"] = dict(ep.score)
+            info["score"] = {k: float(v) for k, v in ep.score.items()}
             info["prediction"] = ep.prediction
             info["answers"] = list(ep.query.answers)
             info["reference_pages"] = list(ep.query.reference_pages)

@@ -4,15 +4,37 @@
 "what is the revenue?" is not even in it. Agent actions are free-form model output, so the space here
 admits any ``str`` up to a maximum length, and samples either from a pluggable sampler (the action set
 mixes valid and malformed actions, as Minigrid's ``MissionSpace`` samples missions) or printable noise.
+
+The space is registered with gymnasium's vector utilities (``batch_space``, ``batch_differing_spaces``,
+``concatenate``, ``create_empty_array`` and the three shared-memory functions), so ``SyncVectorEnv``
+and ``AsyncVectorEnv`` (with its default ``shared_memory=True``) work on envs that use it. A batch of
+``n`` strings is a ``tuple`` of ``n`` ``str`` in a ``Tuple`` of ``n`` copies of the space, as
+gymnasium batches its own ``Text`` space; ``iterate`` is deliberately left to that ``Tuple`` (it
+yields the ``n`` strings; registering ``Unicode`` itself would make the ``Tuple`` iterate each
+string's characters, which is why gymnasium leaves ``Text`` unregistered too). In shared memory each string takes ``max_length + 1`` int32 slots: its length, then its code
+points (any Unicode text fits, unlike ``Text``'s fixed character set).
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import string
+from collections.abc import Callable, Iterable
+from collections.abc import Sequence as SequenceABC
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
-from gymnasium.spaces import Space
+from gymnasium.spaces import Space, Tuple
+from gymnasium.vector.utils import (
+    batch_differing_spaces,
+    batch_space,
+    concatenate,
+    create_empty_array,
+    create_shared_memory,
+    read_from_shared_memory,
+    write_to_shared_memory,
+)
 
 
 class TextSampler(Protocol):
@@ -100,3 +122,95 @@ class Unicode(Space[str]):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.min_length, self.max_length))
+
+
+# ------------------------------------------------------------------ gymnasium vector utilities
+
+
+@batch_space.register(Unicode)
+def _batch_unicode(space: Unicode, n: int = 1) -> Tuple:
+    # Independent copies with derived seeds, as gymnasium batches its own Text space.
+    seeds = [int(s) for s in space.np_random.integers(0, 2**31 - 1, size=n)]
+    batched = Tuple(
+        tuple(
+            Unicode(space.max_length, min_length=space.min_length, sampler=space.sampler, seed=seed)
+            for seed in seeds
+        )
+    )
+    return batched
+
+
+@batch_differing_spaces.register(Unicode)
+def _batch_differing_unicode(spaces: Any) -> Tuple:
+    return Tuple(tuple(spaces))
+
+
+@concatenate.register(Unicode)
+def _concatenate_unicode(space: Unicode, items: Iterable[str], out: Any) -> tuple[str, ...]:
+    return tuple(items)
+
+
+@create_empty_array.register(Unicode)
+def _empty_unicode(
+    space: Unicode, n: int = 1, fn: Callable[..., Any] = np.zeros
+) -> tuple[str, ...]:
+    return tuple("" for _ in range(n))
+
+
+@create_shared_memory.register(Unicode)
+def _unicode_shared_memory(space: Unicode, n: int = 1, ctx: ModuleType = mp) -> Any:
+    return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
+
+
+class SharedStrings(SequenceABC[str]):
+    """A live, read-only view of ``n`` strings in shared memory (what ``AsyncVectorEnv`` reads).
+
+    ``AsyncVectorEnv`` reads its observation buffer once, when it is built, and relies on the result
+    reflecting later writes (numpy views do). Strings are decoded on access, so this view always
+    shows the current contents; ``copy.deepcopy`` (what ``AsyncVectorEnv`` returns with its default
+    ``copy=True``) gives a plain ``tuple`` snapshot.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        row = self._data[index]
+        return "".join(map(chr, row[1 : 1 + int(row[0])]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SequenceABC) and not isinstance(other, str):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return f"SharedStrings({tuple(self)!r})"
+
+
+@read_from_shared_memory.register(Unicode)
+def _read_unicode(space: Unicode, shared_memory: Any, n: int = 1) -> SharedStrings:
+    data = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape(n, space.max_length + 1)
+    return SharedStrings(data)
+
+
+@write_to_shared_memory.register(Unicode)
+def _write_unicode(space: Unicode, index: int, values: str, shared_memory: Any) -> None:
+    if not isinstance(values, str) or len(values) > space.max_length:
+        raise ValueError(
+            f"cannot write {values!r:.80} to the shared memory of {space}: expected a str of at "
+            f"most {space.max_length} characters"
+        )
+    size = space.max_length + 1
+    row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * size : (index + 1) * size]
+    row[0] = len(values)
+    row[1 : 1 + len(values)] = np.fromiter(map(ord, values), dtype=np.int32, count=len(values))
