@@ -112,7 +112,7 @@ def run_episode(
         actions.append(action[:MAX_RECORDED_ACTION_CHARS])
         kinds.append(info["action_kind"])
         view_pages.append(info["current_page"])
-        view_regions.append(None if info["view"] is None else list(info["view"]["region"]))
+        view_regions.append(list(info["view"]["region"]) if info.get("view") else None)
         feedback.append(str(obs["feedback"]))
         rewards.append(round(float(reward), 6))
     unwrapped: Any = env.unwrapped

@@ -239,7 +239,7 @@ def _replay(metadata: dict[str, Any], records: list[dict[str, Any]]) -> list[dic
             for action in record.get("actions") or []:
                 obs, reward, _, _, info = env.step(action)
                 pages.append(info["current_page"])
-                regions.append(None if info["view"] is None else info["view"]["region"])
+                regions.append(info["view"]["region"] if info.get("view") else None)
                 feedback.append(obs["feedback"])
                 rewards.append(round(float(reward), 6))
                 kinds.append(info["action_kind"])
