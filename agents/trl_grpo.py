@@ -364,25 +364,6 @@ def train(args: Args) -> dict[str, Any]:
     return summary
 
 
-# ==================================================================================================
-# Final evaluation (results file for the leaderboard)
-# ==================================================================================================
-
-
-def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
-    """Evaluate the trained model as the ``grpo`` agent on ``args.benchmark``; return the file."""
-    if not args.benchmark:
-        return None
-    from benchmarks.runner import evaluate, write_results
-    from benchmarks.specs import get_benchmark
-
-    spec = get_benchmark(args.benchmark).to_eval_spec(limit=args.eval_limit)
-    # Show the model its observations at the pixel budget of its training tool images.
-    options = {"model": str(model_dir), "max_image_pixels": args.view_size * args.view_size}
-    results = evaluate("grpo", spec, options, progress=True)
-    return write_results(results, Path(args.results_dir) / args.benchmark / "grpo.json")
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
     from agents.vlm.sft import make_parser
@@ -397,12 +378,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{last['reward']:.3f} (std {last.get('reward_std', float('nan')):.3f}), tool calls "
             f"{last.get('tools/call_frequency', float('nan')):.2f}, loss {last.get('loss', float('nan'))}"
         )
-    if summary["is_main_process"]:
-        path = evaluate_trained(args, summary["model_dir"])
-        if path is not None:
-            result = json.loads(path.read_text(encoding="utf-8"))["summary"]
-            print(f"evaluation on {args.benchmark}: ANLS {result.get('anls')} -> {path}")
-            summary["results_file"] = str(path)
+    if summary["is_main_process"] and args.benchmark:
+        # The evaluation runner lives in `benchmarks` (which agents never import).
+        print(
+            f"evaluate on {args.benchmark}: python -m benchmarks.trained_eval --config ... "
+            f"(or: vrag eval --agent grpo --model {summary['model_dir']} --benchmark {args.benchmark})"
+        )
     return summary
 
 

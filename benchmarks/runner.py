@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import vrag_env  # noqa: F401 - registers the env ids
 from agents.base import Agent
 from agents.registry import make_agent
 from benchmarks.provenance import provenance
+from vrag_env._atomic import write_json_atomic
 
 MAX_RECORDED_ACTION_CHARS = 2000
 
@@ -210,17 +210,5 @@ def evaluate(
 
 
 def write_results(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a results object atomically (temp file + rename)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; results are meant to be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    """Write a results object atomically (temp file + rename), readable by everyone (0644)."""
+    return write_json_atomic(path, results, indent=1)

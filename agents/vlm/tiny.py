@@ -35,11 +35,12 @@ import json
 import os
 import random
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from vrag_env._atomic import make_staging_dir, publish_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast, ProcessorMixin
@@ -645,8 +646,7 @@ def build_tiny_vlm(
     )
     model = build_tiny_model(cfg, tokenizer)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_staging_dir(out)
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
@@ -657,7 +657,9 @@ def build_tiny_vlm(
             "vocab_size": len(tokenizer),
         }
         (tmp / "tiny_vlm.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out, overwrite=overwrite)
+        # An existing `out` is swapped out only when overwriting; when another process finished the
+        # same checkpoint first, its folder is kept.
+        publish_dir(tmp, out, replace=overwrite, done_marker="tiny_vlm.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -670,27 +672,6 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) and manifest.get("kind") == "tiny_vlm" else None
-
-
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished ``tmp`` folder to ``out``.
-
-    An existing ``out`` is first renamed aside (and deleted after), so ``out`` is only ever absent
-    for the instant between two renames. When another process finished the same checkpoint first
-    and ``overwrite`` is False, its folder is kept and ``tmp`` is discarded by the caller.
-    """
-    old: Path | None = None
-    if out.exists() and overwrite:
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        os.replace(out, old / out.name)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if _read_manifest(out) is None:  # not a checkpoint that a concurrent build just finished
-            raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:

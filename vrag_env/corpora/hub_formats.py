@@ -33,8 +33,9 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from vrag_env._entry_points import lookup
 from vrag_env.corpora.ingest import (
     FileSource,
     PageInput,
@@ -55,7 +56,17 @@ logger = logging.getLogger(__name__)
 
 DATASETS_HINT = 'reading hub datasets needs `datasets`: `pip install "vrag-env[datasets]"`'
 
-FORMATS = ("files", "vidoseek", "slidevqa", "mmlongbench")
+SOURCE_FORMATS: dict[str, str] = {
+    "files": "vrag_env.corpora.ingest:FileSource",
+    "vidoseek": "vrag_env.corpora.hub_formats:ViDoSeekSource",
+    "slidevqa": "vrag_env.corpora.hub_formats:SlideVQASource",
+    "mmlongbench": "vrag_env.corpora.hub_formats:MMLongBenchSource",
+}
+"""The corpus-format registry (values of ``vrag ingest --format``): ``name -> "module:SourceClass"``.
+
+Each class builds itself from the command-line options with a ``from_options`` classmethod."""
+
+FORMATS = tuple(SOURCE_FORMATS)
 """Values of ``vrag ingest --format``."""
 
 SLIDEVQA_PAGES = 20
@@ -147,6 +158,11 @@ class SlideVQASource(Source):
     """
 
     format_name = "slidevqa"
+
+    @classmethod
+    def from_options(cls, sources: Sequence[str | os.PathLike[str]], **options: Any) -> Source:
+        """Build from ``vrag ingest --format slidevqa FOLDER [--subset ...]``."""
+        return cls(_one_folder(sources, "slidevqa"), splits=options.get("subsets", ()))
 
     def __init__(self, root: str | os.PathLike[str], splits: Sequence[str] = ()) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -304,6 +320,15 @@ class ViDoSeekSource(Source):
     format_name = "vidoseek"
     default_split = "test"
 
+    @classmethod
+    def from_options(cls, sources: Sequence[str | os.PathLike[str]], **options: Any) -> Source:
+        """Build from ``vrag ingest --format vidoseek FOLDER [--queries ...] [--exclude ...]``."""
+        return cls(
+            _one_folder(sources, "vidoseek"),
+            query_files=options.get("query_files", ()),
+            exclude=options.get("exclude", ()),
+        )
+
     def __init__(
         self,
         root: str | os.PathLike[str],
@@ -385,6 +410,14 @@ class MMLongBenchSource(Source):
 
     format_name = "mmlongbench"
     default_split = "test"
+
+    @classmethod
+    def from_options(cls, sources: Sequence[str | os.PathLike[str]], **options: Any) -> Source:
+        """Build from ``vrag ingest --format mmlongbench FOLDER [--keep-unanswerable]``."""
+        return cls(
+            _one_folder(sources, "mmlongbench"),
+            keep_unanswerable=options.get("keep_unanswerable", False),
+        )
 
     def __init__(self, root: str | os.PathLike[str], keep_unanswerable: bool = False) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -500,14 +533,20 @@ def make_source(
     Raises:
         ValueError: For an unknown format, or a benchmark format given other than one folder.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; use one of {FORMATS}")
-    if fmt == "files":
-        return FileSource(sources, exclude=exclude)
+    cls = lookup(SOURCE_FORMATS, fmt, "corpus format")
+    return cast(
+        Source,
+        cls.from_options(
+            sources,
+            query_files=query_files,
+            exclude=exclude,
+            subsets=subsets,
+            keep_unanswerable=keep_unanswerable,
+        ),
+    )
+
+
+def _one_folder(sources: Sequence[str | os.PathLike[str]], fmt: str) -> str | os.PathLike[str]:
     if len(sources) != 1:
         raise ValueError(f"--format {fmt} takes exactly one SOURCE: the dataset folder")
-    if fmt == "slidevqa":
-        return SlideVQASource(sources[0], splits=subsets)
-    if fmt == "vidoseek":
-        return ViDoSeekSource(sources[0], query_files=query_files, exclude=exclude)
-    return MMLongBenchSource(sources[0], keep_unanswerable=keep_unanswerable)
+    return sources[0]

@@ -321,6 +321,11 @@ class FileSource(Source):
 
     format_name = "files"
 
+    @classmethod
+    def from_options(cls, sources: Sequence[str | os.PathLike[str]], **options: Any) -> Source:
+        """Build from ``vrag ingest [--format files] SOURCES [--exclude ...]``."""
+        return cls(sources, exclude=options.get("exclude", ()))
+
     def __init__(
         self, paths: Sequence[str | os.PathLike[str]], exclude: Iterable[Path] = ()
     ) -> None:
@@ -438,7 +443,7 @@ class IngestReport:
 
 def tool_versions() -> dict[str, str | None]:
     """Versions of the tools whose output ends up in the corpus."""
-    from vrag_env import __version__
+    from vrag_env._version import __version__
     from vrag_env.corpora.ocr import ocr_version
     from vrag_env.corpora.pdf import pymupdf_version
 

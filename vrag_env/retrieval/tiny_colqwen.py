@@ -24,10 +24,11 @@ import json
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from vrag_env._atomic import make_staging_dir, publish_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast, ProcessorMixin
@@ -287,8 +288,7 @@ def build_tiny_colqwen(
     tokenizer = build_tiny_tokenizer(cfg.vocab_size)
     processor = build_tiny_processor(tokenizer, cfg)
     model = build_tiny_model(cfg, tokenizer)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_staging_dir(out)
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
@@ -298,12 +298,10 @@ def build_tiny_colqwen(
             "num_parameters": sum(p.numel() for p in model.parameters()),
         }
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    publish_dir(tmp, out, replace=True, done_marker=MARKER_FILE)
     return out
 
 

@@ -1,0 +1,60 @@
+"""Registries by string: ``name -> "module:Object"`` tables, resolved on first use (Gymnasium style).
+
+Retrievers, agents, corpus formats and ``vrag`` subcommands are all registered this way: a table maps
+a short name to an entry point string, and :func:`load_entry_point` imports the module only when the
+name is used. Nothing is imported for its side effects, so importing a registry is cheap and cannot
+create an import cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["load_entry_point", "lookup"]
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"package.module:Object"`` (``Object`` may be dotted) and return the object.
+
+    Raises:
+        ValueError: If the string is not ``module:Object``, the module cannot be imported, or it
+            has no such object. The message names the entry point.
+    """
+    module_name, sep, attr = entry_point.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"entry point {entry_point!r} must look like 'package.module:Object'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"cannot import {module_name!r} for {entry_point!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(
+                f"{module_name!r} has no {attr!r} (entry point {entry_point!r})"
+            ) from None
+    return obj
+
+
+def lookup(table: Mapping[str, str], name: str, kind: str, *, allow_path: bool = False) -> Any:
+    """Resolve ``name`` in ``table`` (or, with ``allow_path``, a ``"module:Object"`` string).
+
+    Args:
+        table: ``name -> "module:Object"``.
+        name: A registered name.
+        kind: What the table holds, for the error message ("retriever", "agent", ...).
+        allow_path: Also accept an entry point string that is not in the table.
+
+    Raises:
+        ValueError: For an unknown name; the message lists the registered names.
+    """
+    target = table.get(name)
+    if target is None and allow_path and ":" in name:
+        target = name
+    if target is None:
+        extra = "; or give your own as 'module:Object'" if allow_path else ""
+        raise ValueError(f"unknown {kind} {name!r}. Registered {kind}s: {sorted(table)}{extra}")
+    return load_entry_point(target)
