@@ -114,7 +114,7 @@ def test_cache_and_save_load_round_trip(
     corpus = Corpus(corpus_dir)
     folder = corpus.index_dir(retriever.index_name)
     meta = json.loads((folder / META_FILE).read_text())
-    assert meta["corpus_checksum"] == corpus.manifest["checksums"]["pages.jsonl"]
+    assert meta["corpus_checksum"] == corpus.checksum
     assert meta["embedding"]["model"] == str(tiny_dir.resolve())
     assert retriever.index_name.startswith("colqwen2-")
     cached = ColQwen2Retriever.load_or_build(corpus, model=str(tiny_dir), show_progress=False)

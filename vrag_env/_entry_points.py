@@ -39,11 +39,12 @@ def load_entry_point(entry_point: str) -> Any:
     return obj
 
 
-def lookup(table: Mapping[str, str], name: str, kind: str, *, allow_path: bool = False) -> Any:
+def lookup(table: Mapping[str, Any], name: str, kind: str, *, allow_path: bool = False) -> Any:
     """Resolve ``name`` in ``table`` (or, with ``allow_path``, a ``"module:Object"`` string).
 
     Args:
-        table: ``name -> "module:Object"``.
+        table: ``name -> "module:Object"``; as in Gymnasium, a value may also be the object itself
+            (a class defined in a script or a test).
         name: A registered name.
         kind: What the table holds, for the error message ("retriever", "agent", ...).
         allow_path: Also accept an entry point string that is not in the table.
@@ -56,5 +57,5 @@ def lookup(table: Mapping[str, str], name: str, kind: str, *, allow_path: bool =
         target = name
     if target is None:
         extra = "; or give your own as 'module:Object'" if allow_path else ""
-        raise ValueError(f"unknown {kind} {name!r}. Registered {kind}s: {sorted(table)}{extra}")
-    return load_entry_point(target)
+        raise ValueError(f"unknown {kind} {name!r}. Available {kind}s: {sorted(table)}{extra}")
+    return load_entry_point(target) if isinstance(target, str) else target

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 R = TypeVar("R", bound="Retriever")
 
-RETRIEVERS: dict[str, str] = {
+RETRIEVERS: dict[str, str | type[Retriever]] = {
     "bm25": "vrag_env.retrieval.bm25:BM25Retriever",
     "colqwen2": "vrag_env.retrieval.colpali:ColQwen2Retriever",
     "colqwen2.5": "vrag_env.retrieval.colpali:ColQwen25Retriever",
@@ -122,7 +122,8 @@ class Retriever(ABC):
         if dirty:
             try:
                 save_index_atomically(result, folder, expected)
-            except OSError as exc:
+            except (OSError, NotImplementedError) as exc:
+                # A read-only corpus folder, or a backend that cannot save: use it uncached.
                 logger.warning(
                     "could not cache the %s index in %s (%s); using it in memory",
                     cls.name,
@@ -154,8 +155,8 @@ class Retriever(ABC):
         return loaded
 
 
-def register_retriever(name: str, entry_point: str) -> None:
-    """Register a backend class under ``name`` (``entry_point`` is ``"module:Class"``).
+def register_retriever(name: str, entry_point: str | type[Retriever]) -> None:
+    """Register a backend under ``name``: ``"module:Class"`` (imported on first use) or the class.
 
     Example:
         >>> register_retriever("my-bm25", "vrag_env.retrieval.bm25:BM25Retriever")
@@ -179,7 +180,7 @@ def retriever_class(name: str) -> type[Retriever]:
     """
     cls = lookup(RETRIEVERS, name, "retriever")
     if not (isinstance(cls, type) and issubclass(cls, Retriever)):
-        raise ValueError(f"retriever {name!r} ({RETRIEVERS[name]}) is not a Retriever subclass")
+        raise ValueError(f"retriever {name!r} ({RETRIEVERS[name]!r}) is not a Retriever subclass")
     return cls
 
 
