@@ -6,8 +6,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
 from vrag_env._entry_points import lookup
+
+from .base import Agent
 
 BUILTIN_AGENTS: dict[str, str] = {
     "random": "agents.random_agent:RandomAgent",

@@ -290,7 +290,7 @@ def make_dataset(args: Args) -> Any:
     """The training prompts: one row per question (``prompt``, ``question_id``)."""
     from datasets import Dataset
 
-    from agents.vlm.trl_env import question_rows
+    from .vlm.trl_env import question_rows
 
     rows = question_rows(args.env_id, args.env_kwargs(), limit=args.num_questions, seed=args.seed)
     return Dataset.from_list(rows)
@@ -318,8 +318,8 @@ def train(args: Args) -> dict[str, Any]:
     """Run GRPO and save the final model; returns a summary with TRL's ``log_history``."""
     from trl import GRPOTrainer
 
-    from agents.vlm.sft import load_processor
-    from agents.vlm.trl_env import VRAGToolEnv, score_reward
+    from .vlm.sft import load_processor
+    from .vlm.trl_env import VRAGToolEnv, score_reward
 
     if args.wandb:
         os.environ.setdefault("WANDB_MODE", args.wandb_mode)
@@ -366,7 +366,7 @@ def train(args: Args) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    from agents.vlm.sft import make_parser
+    from .vlm.sft import make_parser
 
     (args,) = make_parser(Args).parse_args_and_config(args=argv)
     summary = train(args)
@@ -388,4 +388,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as a file (`python agents/trl_grpo.py`, `accelerate launch agents/trl_grpo.py`): import the
+    # module under its package name so that its package-relative imports resolve.
+    import importlib
+
+    importlib.import_module("agents.trl_grpo").main()

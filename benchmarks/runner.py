@@ -14,16 +14,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
 import vrag_env  # noqa: F401 - registers the env ids
-from agents.base import Agent
-from agents.registry import make_agent
-from benchmarks.provenance import provenance
+from vrag_env._entry_points import load_entry_point
+from vrag_env.provenance import provenance
+
+if TYPE_CHECKING:
+    from agents.base import Agent
 from vrag_env._atomic import write_json_atomic
 
 MAX_RECORDED_ACTION_CHARS = 2000
@@ -171,7 +173,10 @@ def evaluate(
     t0 = time.perf_counter()
     env = spec.make_env()
     try:
-        agent = agent or make_agent(agent_spec, env, **(agent_options or {}))
+        if agent is None:
+            # The agents package by name (it ships inside vrag_env in a wheel; see docs/architecture.md).
+            make_agent = load_entry_point("agents.registry:make_agent")
+            agent = make_agent(agent_spec, env, **(agent_options or {}))
         ids = spec.question_ids or select_questions(env, spec.episodes, spec.seed)
         t_setup = time.perf_counter() - t0
         records = []

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from vrag_env._atomic import write_json_atomic
 
 if TYPE_CHECKING:
-    from benchmarks.runner import EvalSpec
+    from .runner import EvalSpec
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 """Where the checked-in spec files live (``<name>.json``)."""
@@ -140,7 +140,7 @@ class Benchmark:
         Raises:
             StaleBenchmarkError: If the corpus generator changed since the spec was built.
         """
-        from benchmarks.runner import EvalSpec
+        from .runner import EvalSpec
 
         self.check_fresh()
         ids = list(self.question_ids if limit is None else self.question_ids[:limit])

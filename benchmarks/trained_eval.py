@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.trl_grpo import Args, train
-from benchmarks.runner import evaluate, write_results
-from benchmarks.specs import get_benchmark
+from vrag_env._entry_points import load_entry_point
+
+from .runner import evaluate, write_results
+from .specs import get_benchmark
+
+if TYPE_CHECKING:
+    from agents.trl_grpo import Args
 
 
 def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
@@ -29,10 +33,10 @@ def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line: train (same options as ``agents/trl_grpo.py``), then evaluate."""
-    from agents.vlm.sft import make_parser
-
-    (args,) = make_parser(Args).parse_args_and_config(args=argv)
-    summary = train(args)
+    make_parser = load_entry_point("agents.vlm.sft:make_parser")
+    args_cls = load_entry_point("agents.trl_grpo:Args")
+    (args,) = make_parser(args_cls).parse_args_and_config(args=argv)
+    summary = load_entry_point("agents.trl_grpo:train")(args)
     if summary["is_main_process"]:
         path = evaluate_trained(args, summary["model_dir"])
         if path is not None:

@@ -9,10 +9,43 @@ create an import cycle.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
+from functools import cache
+from types import ModuleType
 from typing import Any
 
-__all__ = ["load_entry_point", "lookup"]
+__all__ = ["import_module", "load_entry_point", "lookup"]
+
+BUNDLED = "vrag_env._bundled"
+"""Where a wheel carries the repository's ``agents`` and ``benchmarks`` packages.
+
+A source checkout has them at the top level (``agents.heuristic``); the wheel ships them inside
+``vrag_env`` (``vrag_env._bundled.agents.heuristic``) so that it installs no generic top-level
+``agents`` package next to other distributions that do (``openai-agents``)."""
+
+_BUNDLED_TOPS = ("agents", "benchmarks")
+
+
+@cache
+def _bundled() -> bool:
+    return importlib.util.find_spec(BUNDLED) is not None
+
+
+def module_path(name: str) -> str:
+    """The importable name of project module ``name``.
+
+    ``agents.*`` and ``benchmarks.*`` map to the bundled copy in an installed wheel; every other name
+    (and every name in a source checkout) is kept.
+    """
+    if name.partition(".")[0] in _BUNDLED_TOPS and _bundled():
+        return f"{BUNDLED}.{name}"
+    return name
+
+
+def import_module(name: str) -> ModuleType:
+    """:func:`importlib.import_module` for project module names (see :func:`module_path`)."""
+    return importlib.import_module(module_path(name))
 
 
 def load_entry_point(entry_point: str) -> Any:
@@ -26,7 +59,7 @@ def load_entry_point(entry_point: str) -> Any:
     if not sep or not module_name or not attr:
         raise ValueError(f"entry point {entry_point!r} must look like 'package.module:Object'")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = import_module(module_name)
     except ModuleNotFoundError as exc:
         raise ValueError(f"cannot import {module_name!r} for {entry_point!r}: {exc}") from exc
     for part in attr.split("."):

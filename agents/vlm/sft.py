@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from agents.vlm.sft_data import fill_images, oracle_examples, to_dataset
-from agents.vlm.trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
+from .sft_data import fill_images, oracle_examples, to_dataset
+from .trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
 
 if TYPE_CHECKING:
     import torch

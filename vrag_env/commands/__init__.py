@@ -11,10 +11,11 @@ sits above ``vrag_env``; they are absent where ``benchmarks`` is not installed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
+
+from vrag_env._entry_points import import_module, module_path
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -54,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         try:
-            module = importlib.import_module(module_name)
+            module = import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and module_name.startswith(exc.name):
+            if exc.name is not None and module_path(module_name).startswith(exc.name):
                 continue  # not part of this installation
             raise
         p = sub.add_parser(name, help=help_text, description=help_text)
