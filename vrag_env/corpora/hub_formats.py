@@ -36,14 +36,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from vrag_env._entry_points import lookup
-from vrag_env.corpora.ingest import (
-    FileSource,
-    PageInput,
-    Source,
-    SourceDoc,
-    check_unique_docs,
-    load_image,
-)
 from vrag_env.corpora.queries import (
     SPLIT_ALIASES,
     QueryError,
@@ -51,13 +43,21 @@ from vrag_env.corpora.queries import (
     load_query_file,
     parse_pages,
 )
+from vrag_env.corpora.sources import (
+    FileSource,
+    PageInput,
+    Source,
+    SourceDoc,
+    check_unique_docs,
+    load_image,
+)
 
 logger = logging.getLogger(__name__)
 
 DATASETS_HINT = 'reading hub datasets needs `datasets`: `pip install "vrag-env[datasets]"`'
 
 SOURCE_FORMATS: dict[str, str] = {
-    "files": "vrag_env.corpora.ingest:FileSource",
+    "files": "vrag_env.corpora.sources:FileSource",
     "vidoseek": "vrag_env.corpora.hub_formats:ViDoSeekSource",
     "slidevqa": "vrag_env.corpora.hub_formats:SlideVQASource",
     "mmlongbench": "vrag_env.corpora.hub_formats:MMLongBenchSource",
