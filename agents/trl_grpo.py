@@ -318,7 +318,7 @@ def train(args: Args) -> dict[str, Any]:
     """Run GRPO and save the final model; returns a summary with TRL's ``log_history``."""
     from trl import GRPOTrainer
 
-    from .vlm.sft import load_processor
+    from .vlm.train_common import load_processor
     from .vlm.trl_env import VRAGToolEnv, score_reward
 
     if args.wandb:
@@ -366,7 +366,7 @@ def train(args: Args) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    from .vlm.sft import make_parser
+    from .vlm.train_common import make_parser
 
     (args,) = make_parser(Args).parse_args_and_config(args=argv)
     summary = train(args)

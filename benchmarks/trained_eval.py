@@ -33,7 +33,7 @@ def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line: train (same options as ``agents/trl_grpo.py``), then evaluate."""
-    make_parser = load_entry_point("agents.vlm.sft:make_parser")
+    make_parser = load_entry_point("agents.vlm.train_common:make_parser")
     args_cls = load_entry_point("agents.trl_grpo:Args")
     (args,) = make_parser(args_cls).parse_args_and_config(args=argv)
     summary = load_entry_point("agents.trl_grpo:train")(args)
