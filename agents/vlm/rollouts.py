@@ -110,6 +110,9 @@ def sample_rollouts(
 ) -> RolloutStats:
     """Play episodes with the model's own sampled turns, as ``GRPOTrainer``'s tool loop does.
 
+    (Over 80 lines with its argument list and docstring; the code itself is one ~60-line loop over
+    batches, turns and rows, kept together so the order of RNG draws stays obvious.)
+
     Each turn is generated with real ``model.generate`` (sampling, ``temperature``, no top-k or
     top-p), parsed with TRL's ``parse_response`` (the trainer's parser) and every tool call is run
     on a :class:`VRAGToolEnv`; the results go back as ``tool`` messages with images. An episode
@@ -146,10 +149,8 @@ def sample_rollouts(
     stats = RolloutStats()
     was_training = model.training
     model.eval()
-    generate: Any = model.generate
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    eos = model.generation_config.eos_token_id
     pad = tokenizer.pad_token_id
     try:
         for chunk_start in range(0, len(question_ids), batch_size):
@@ -167,27 +168,14 @@ def sample_rollouts(
             for _ in range(max_turns):
                 if not active:
                     break
-                rendered: Any = processor.apply_chat_template(
+                inputs, output = _generate(
+                    model,
+                    processor,
                     [conversations[i] for i in active],
-                    tools=tools,
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=True,
-                    return_tensors="pt",
-                    processor_kwargs={"padding": True, "padding_side": "left"},
+                    tools,
+                    temperature=temperature,
+                    max_new_tokens=max_new_tokens,
                 )
-                inputs = rendered.to(model.device)
-                with torch.no_grad():
-                    output = generate(
-                        **inputs,
-                        do_sample=True,
-                        temperature=temperature,
-                        top_k=0,
-                        top_p=1.0,
-                        max_new_tokens=max_new_tokens,
-                        eos_token_id=eos,
-                        pad_token_id=pad,
-                    )
                 prompt_length = inputs["input_ids"].shape[1]
                 new_tokens = output[:, prompt_length:]
                 still_active = []
@@ -198,25 +186,8 @@ def sample_rollouts(
                     parsed = parse_response(tokenizer, ids, prefix=prefix, tools=tools)
                     if len(stats.samples) < keep_samples:
                         stats.samples.append(tokenizer.decode(ids, skip_special_tokens=False))
-                    env = envs[i]
-                    calls = parsed.get("tool_calls") or []
-                    if not calls and env.done:
-                        continue  # the stop turn after an accepted answer
-                    stats.turns += 1
-                    if not calls:
-                        continue  # no tool call: the rollout ends, as in the trainer
-                    conversations[i].append(parsed)
-                    methods = {f.__name__: f for f in tool_methods(env)}
-                    all_valid = True
-                    for call in calls:
-                        stats.tool_calls += 1
-                        valid, result = _run_call(env, methods, call)
-                        all_valid = all_valid and valid
-                        name = call.get("function", call).get("name", "unknown")
-                        content = result if isinstance(result, list) else str(result)
-                        conversations[i].append({"role": "tool", "name": name, "content": content})
-                    stats.valid_turns += int(all_valid)
-                    still_active.append(i)
+                    if _apply_turn(stats, envs[i], conversations[i], parsed):
+                        still_active.append(i)
                 active = still_active
             for env in envs:
                 stats.episodes += 1
@@ -229,6 +200,70 @@ def sample_rollouts(
         model.train(was_training)
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _generate(
+    model: PreTrainedModel,
+    processor: ProcessorMixin,
+    conversations: list[list[dict[str, Any]]],
+    tools: list[Any],
+    *,
+    temperature: float,
+    max_new_tokens: int,
+) -> tuple[Any, Any]:
+    """Sample one assistant turn for each conversation (left-padded batch); (inputs, output ids)."""
+    import torch
+
+    rendered: Any = processor.apply_chat_template(
+        conversations,
+        tools=tools,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"padding": True, "padding_side": "left"},
+    )
+    inputs = rendered.to(model.device)
+    generate: Any = model.generate
+    with torch.no_grad():
+        output = generate(
+            **inputs,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=model.generation_config.eos_token_id,
+            pad_token_id=processor.tokenizer.pad_token_id,
+        )
+    return inputs, output
+
+
+def _apply_turn(
+    stats: RolloutStats,
+    env: VRAGToolEnv,
+    conversation: list[dict[str, Any]],
+    parsed: dict[str, Any],
+) -> bool:
+    """Run the tool calls of one parsed turn in ``env``; return whether the episode goes on."""
+    calls = parsed.get("tool_calls") or []
+    if not calls and env.done:
+        return False  # the stop turn after an accepted answer
+    stats.turns += 1
+    if not calls:
+        return False  # no tool call: the rollout ends, as in the trainer
+    conversation.append(parsed)
+    methods = {f.__name__: f for f in tool_methods(env)}
+    all_valid = True
+    for call in calls:
+        stats.tool_calls += 1
+        valid, result = _run_call(env, methods, call)
+        all_valid = all_valid and valid
+        name = call.get("function", call).get("name", "unknown")
+        content = result if isinstance(result, list) else str(result)
+        conversation.append({"role": "tool", "name": name, "content": content})
+    stats.valid_turns += int(all_valid)
+    return True
 
 
 def _answered(env: VRAGToolEnv) -> bool:

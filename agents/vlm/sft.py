@@ -193,13 +193,40 @@ class Args:
         }
 
 
+def _sft_config(args: Args, out: Path) -> Any:
+    """TRL's ``SFTConfig`` for ``args`` (checkpoints under ``out/checkpoints``)."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type=args.lr_scheduler_type,
+        warmup_steps=args.warmup_steps,
+        logging_steps=args.logging_steps,
+        save_strategy="no",
+        report_to=args.report_to,
+        use_cpu=args.use_cpu,
+        bf16=args.bf16 and not args.use_cpu,
+        gradient_checkpointing=args.gradient_checkpointing,
+        seed=args.seed,
+        # The collator needs the raw columns; there is nothing for TRL to pre-tokenise.
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=None,
+        dataloader_num_workers=0,
+    )
+
+
 def train_sft(args: Args) -> dict[str, Any]:
     """Build the oracle data, fine-tune, evaluate sampled turns and save the model.
 
     Returns:
         ``{"output_dir", "curve", "num_examples", "seconds", "log_history"}``.
     """
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     start = time.perf_counter()
     out = Path(args.output_dir)
@@ -230,27 +257,7 @@ def train_sft(args: Args) -> dict[str, Any]:
         max_turns=args.eval_max_turns,
         seed=args.seed,
     )
-    config = SFTConfig(
-        output_dir=str(out / "checkpoints"),
-        max_steps=args.max_steps,
-        per_device_train_batch_size=args.per_device_train_batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        learning_rate=args.learning_rate,
-        lr_scheduler_type=args.lr_scheduler_type,
-        warmup_steps=args.warmup_steps,
-        logging_steps=args.logging_steps,
-        save_strategy="no",
-        report_to=args.report_to,
-        use_cpu=args.use_cpu,
-        bf16=args.bf16 and not args.use_cpu,
-        gradient_checkpointing=args.gradient_checkpointing,
-        seed=args.seed,
-        # The collator needs the raw columns; there is nothing for TRL to pre-tokenise.
-        remove_unused_columns=False,
-        dataset_kwargs={"skip_prepare_dataset": True},
-        max_length=None,
-        dataloader_num_workers=0,
-    )
+    config = _sft_config(args, out)
     peft_config = None
     if args.use_lora:
         from peft import LoraConfig
