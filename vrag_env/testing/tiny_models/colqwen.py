@@ -160,17 +160,7 @@ def build_tiny_model(
     ids = special_token_ids(tokenizer)
     pad = ids["<|endoftext|>"]
     text, vision, common = qwen_config_dicts(
-        qwen2_5=config.arch == "colqwen2.5",
-        ids=ids,
-        vocab_size=len(tokenizer),
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads,
-        num_key_value_heads=config.num_key_value_heads,
-        vision_hidden_size=config.vision_hidden_size,
-        vision_depth=config.vision_depth,
-        vision_num_heads=config.vision_num_heads,
+        config, qwen2_5=config.arch == "colqwen2.5", ids=ids, vocab_size=len(tokenizer)
     )
     torch.manual_seed(config.seed)
     if config.arch == "colqwen2":

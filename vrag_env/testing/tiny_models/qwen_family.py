@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -145,47 +145,50 @@ def check_sizes(
         )
 
 
+class QwenSizes(Protocol):
+    """The sizes a tiny Qwen2(.5)-VL config is built from (both builders' config dataclasses)."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    vision_hidden_size: int
+    vision_depth: int
+    vision_num_heads: int
+
+
 def qwen_config_dicts(
-    *,
-    qwen2_5: bool,
-    ids: dict[str, int],
-    vocab_size: int,
-    hidden_size: int,
-    intermediate_size: int,
-    num_hidden_layers: int,
-    num_attention_heads: int,
-    num_key_value_heads: int,
-    vision_hidden_size: int,
-    vision_depth: int,
-    vision_num_heads: int,
-    max_position_embeddings: int = 4096,
-    rope_theta: float = 10000.0,
-    patch_size: int = 14,
-    merge_size: int = 2,
-    temporal_patch_size: int = 2,
+    sizes: QwenSizes, *, qwen2_5: bool, ids: dict[str, int], vocab_size: int
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Text config, vision config and top-level keyword arguments of a tiny Qwen2(.5)-VL config.
 
     Every token id is the tokenizer's (``ids`` from :func:`special_token_ids`): the defaults
-    (151643, ...) would lie outside the tiny vocabulary.
+    (151643, ...) would lie outside the tiny vocabulary. ``sizes`` may also set
+    ``max_position_embeddings``, ``rope_theta``, ``patch_size``, ``merge_size`` and
+    ``temporal_patch_size`` (defaults: 4096, 10000.0, 14, 2, 2).
     """
+    hidden_size, vision_hidden_size = sizes.hidden_size, sizes.vision_hidden_size
+    num_hidden_layers, vision_depth = sizes.num_hidden_layers, sizes.vision_depth
+    patch_size: int = getattr(sizes, "patch_size", 14)
+    merge_size: int = getattr(sizes, "merge_size", 2)
     pad = ids["<|endoftext|>"]
     text: dict[str, Any] = {
         "vocab_size": vocab_size,
         "hidden_size": hidden_size,
-        "intermediate_size": intermediate_size,
+        "intermediate_size": sizes.intermediate_size,
         "num_hidden_layers": num_hidden_layers,
-        "num_attention_heads": num_attention_heads,
-        "num_key_value_heads": num_key_value_heads,
-        "max_position_embeddings": max_position_embeddings,
+        "num_attention_heads": sizes.num_attention_heads,
+        "num_key_value_heads": sizes.num_key_value_heads,
+        "max_position_embeddings": getattr(sizes, "max_position_embeddings", 4096),
         "max_window_layers": num_hidden_layers,
         "bos_token_id": pad,  # as in real Qwen2-VL checkpoints
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": pad,
         "rope_parameters": {
             "rope_type": "default",
-            "mrope_section": mrope_section(hidden_size // num_attention_heads),
-            "rope_theta": rope_theta,
+            "mrope_section": mrope_section(hidden_size // sizes.num_attention_heads),
+            "rope_theta": getattr(sizes, "rope_theta", 10000.0),
         },
     }
     common: dict[str, Any] = {
@@ -196,10 +199,10 @@ def qwen_config_dicts(
     }
     vision: dict[str, Any] = {
         "depth": vision_depth,
-        "num_heads": vision_num_heads,
+        "num_heads": sizes.vision_num_heads,
         "patch_size": patch_size,
         "spatial_merge_size": merge_size,
-        "temporal_patch_size": temporal_patch_size,
+        "temporal_patch_size": getattr(sizes, "temporal_patch_size", 2),
     }
     if not qwen2_5:
         # The merger projects to the text width.

@@ -280,22 +280,7 @@ def build_tiny_model(config: TinyVLMConfig, tokenizer: PreTrainedTokenizerFast) 
     ids = special_token_ids(tokenizer)
     eos, pad = ids["<|im_end|>"], ids["<|endoftext|>"]
     text_config, vision, common = qwen_config_dicts(
-        qwen2_5=config.arch == "qwen2_5_vl",
-        ids=ids,
-        vocab_size=len(tokenizer),
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads,
-        num_key_value_heads=config.num_key_value_heads,
-        vision_hidden_size=config.vision_hidden_size,
-        vision_depth=config.vision_depth,
-        vision_num_heads=config.vision_num_heads,
-        max_position_embeddings=config.max_position_embeddings,
-        rope_theta=config.rope_theta,
-        patch_size=config.patch_size,
-        merge_size=config.merge_size,
-        temporal_patch_size=config.temporal_patch_size,
+        config, qwen2_5=config.arch == "qwen2_5_vl", ids=ids, vocab_size=len(tokenizer)
     )
     text_config.update(config.extra)
     common["tie_word_embeddings"] = config.tie_word_embeddings
