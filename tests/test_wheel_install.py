@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build and install the wheel"),
+    pytest.mark.skipif(
+        shutil.which("uv") is None, reason="needs uv to build and install the wheel"
+    ),
 ]
 
 
@@ -29,7 +31,9 @@ def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(
         list(args), cwd=cwd, capture_output=True, text=True, timeout=900, env=env, check=False
     )
-    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert out.returncode == 0, (
+        f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    )
     return out.stdout
 
 
@@ -87,5 +91,12 @@ def test_installed_next_to_openai_agents(wheel: Path, tmp_path: Path) -> None:
     assert results["summary"]["episodes"] == len(results["episodes"]) > 0
     assert results["summary"]["anls"] == 1.0
     help_text = _run(str(venv / "bin" / "vrag"), "--help", cwd=tmp_path, env=env)
-    for command in ("eval", "leaderboard", "generate", "ingest", "retrieval-eval", "serve-retriever"):
+    for command in (
+        "eval",
+        "leaderboard",
+        "generate",
+        "ingest",
+        "retrieval-eval",
+        "serve-retriever",
+    ):
         assert command in help_text
