@@ -34,6 +34,7 @@ import numpy as np
 from agents.base import Agent
 from agents.ocr import OCRReader, TextBox, get_reader
 from vrag_env.actions import ActionSet, Answer, Crop, Search
+from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 from vrag_env.wrappers import (
     Candidate,
@@ -163,17 +164,13 @@ class HeuristicAgent(Agent):
         if region is None:
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
-        return self._format(Crop(region, "view"))
+        return self._format(Crop(region))
 
     def _search(self, lookup: _Lookup) -> str:
         lookup.searches += 1
         return self._format(Search(lookup.question[: self.action_set.max_query_chars]))
 
     def _format(self, action: Answer | Crop | Search) -> str:
-        if isinstance(action, Crop) and self.action_set.dialect == "tool":
-            height, width = self.action_set.view_size
-            x1, y1, x2, y2 = action.box
-            action = Crop((x1 / width, y1 / height, x2 / width, y2 / height), "normalized")
         return self.action_set.format(action)
 
     def _final_answer(self) -> str:
@@ -280,8 +277,7 @@ class HeuristicAgent(Agent):
         """
         if not segments:
             return None
-        ox, oy, cw, ch = view["content_box"]
-        content = (float(ox), float(oy), float(ox + cw), float(oy + ch))
+        content = ViewTransform.from_info(view).content_box
         rows = group_rows(segments)
         scored = [
             (match_score(qa, seg.text), -seg.box[1], r, seg)

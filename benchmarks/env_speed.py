@@ -61,7 +61,8 @@ def main() -> None:
         t = time.perf_counter()
         obs, *_, info = env.step(f"<search>{obs['question']}</search>")
         search_t.append(time.perf_counter() - t)
-        x, y, w, h = info["view"]["content_box"]
+        x, y, x2, y2 = info["view"]["content_box"]
+        w, h = x2 - x, y2 - y
         t = time.perf_counter()
         env.step(f"<bbox>[{x + w // 4}, {y + h // 4}, {x + w // 2}, {y + h // 2}]</bbox>")
         crop_t.append(time.perf_counter() - t)

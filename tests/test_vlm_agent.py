@@ -374,7 +374,7 @@ def test_grpo_agent_speaks_tools_on_a_vrag_env(env: gym.Env[Any, Any]) -> None:
         kinds.append(info["action_kind"])
     assert kinds == ["search", "crop", "invalid", "answer"]
     assert actions[0] == "<search>annual report</search>" and actions[-1] == "<answer>42</answer>"
-    assert [t["function"]["name"] for t in backend.tools[0]] == ["search", "crop", "answer"]
+    assert [t["function"]["name"] for t in backend.tools[0]] == ["answer", "crop", "search"]
     roles = [m["role"] for m in backend.seen[-1]]
     # tool results answer parsed calls; the feedback on an unparseable reply is a user turn
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "user"]

@@ -127,7 +127,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | ``action_error`` | exception name of an invalid action, else ``None`` |
     | ``current_page`` | page id shown now, or ``None`` |
     | ``retrieved_pages`` | page ids shown so far, in order |
-    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x, y, w, h] in the image}`` or ``None`` |
+    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x1, y1, x2, y2] of the page content in the image}`` (rebuild the mapping with ``ViewTransform.from_info``) or ``None`` |
     | ``num_searches``, ``num_crops``, ``invalid_actions`` | counters |
     | ``score`` | on termination only: the reward breakdown (``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``) |
     | ``prediction``, ``answers``, ``reference_pages`` | on termination only: the answer given and the gold ones |
@@ -339,10 +339,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             raise IllegalActionError("there is no page to crop yet: search first")
         view = ep.view
         height, width = self.config.view_size
-        x1, y1, x2, y2 = action.box
-        if action.frame == "normalized":  # fractions of the observation image -> its pixels
-            x1, y1, x2, y2 = x1 * width, y1 * height, x2 * width, y2 * height
-        elif x2 > width + 0.5 or y2 > height + 0.5:
+        x1, y1, x2, y2 = action.box  # pixels of the observation image (ActionSet converts)
+        if x2 > width + 0.5 or y2 > height + 0.5:
             raise IllegalActionError(
                 f"the box {list(action.box)} lies outside the {width}x{height} image"
             )

@@ -6,12 +6,21 @@ that it fits ``view_size`` and holds at most ``max_view_pixels`` pixels (VRAG-RL
 that is legible on the full-resolution page is therefore illegible in a whole-page view, and becomes
 legible once the agent crops onto it. :class:`ViewTransform` maps boxes between page pixels and view
 pixels, so the environment, the agents and the tests all use the same arithmetic.
+
+The crop frame, once for everyone: an agent's crop box is ``(x1, y1, x2, y2)`` in pixels of the
+observation image (the ``tool`` dialect's fractions are converted by
+:class:`~vrag_env.actions.ActionSet`). An agent rebuilds the current view's mapping from
+``info["view"]`` with :meth:`ViewTransform.from_info` and maps boxes with
+:meth:`~ViewTransform.page_to_view`, :meth:`~ViewTransform.view_to_page` and
+:meth:`~ViewTransform.crop_box`. Every box, ``content_box`` included, is ``(x1, y1, x2, y2)``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -57,9 +66,35 @@ class ViewTransform:
     width: int
     height: int
 
+    @classmethod
+    def from_info(cls, view: Mapping[str, Any]) -> ViewTransform:
+        """Rebuild the transform from its JSON form, ``info["view"]`` (see :meth:`to_json`).
+
+        Example:
+            >>> t = ViewTransform.from_info(
+            ...     {"region": [0, 0, 1000, 1400], "scale": 0.5, "content_box": [70, 0, 570, 700]}
+            ... )
+            >>> t.view_to_page((70, 0, 570, 700))
+            (0.0, 0.0, 1000.0, 1400.0)
+
+        Raises:
+            ValueError: When a field is missing or malformed.
+        """
+        try:
+            region = tuple(float(v) for v in view["region"])
+            x1, y1, x2, y2 = (int(v) for v in view["content_box"])
+            scale = float(view["scale"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f'info["view"] must hold "region", "scale" and "content_box", got {view!r} ({exc})'
+            ) from None
+        if len(region) != 4 or scale <= 0:
+            raise ValueError(f'info["view"] has a malformed region or scale: {view!r}')
+        return cls(region, scale, x1, y1, x2 - x1, y2 - y1)  # type: ignore[arg-type]
+
     @property
     def content_box(self) -> BBox:
-        """The content rectangle inside the view image, in view pixels."""
+        """The content rectangle ``(x1, y1, x2, y2)`` inside the view image, in view pixels."""
         return (
             float(self.offset_x),
             float(self.offset_y),
@@ -87,12 +122,32 @@ class ViewTransform:
             ry + (box[3] - self.offset_y) / self.scale,
         )
 
+    def crop_box(self, page_box: BBox) -> BBox:
+        """The crop box, in view pixels, that shows ``page_box`` (page pixels) of this view.
+
+        The mapped box is rounded outwards to whole pixels (so the region stays inside after any
+        number formatting) and clipped to :attr:`content_box`.
+        """
+        vx1, vy1, vx2, vy2 = self.page_to_view(page_box)
+        cx1, cy1, cx2, cy2 = self.content_box
+        return (
+            max(cx1, math.floor(vx1)),
+            max(cy1, math.floor(vy1)),
+            min(cx2, math.ceil(vx2)),
+            min(cy2, math.ceil(vy2)),
+        )
+
     def to_json(self) -> dict[str, object]:
-        """JSON form used in ``info``."""
+        """JSON form used in ``info["view"]``: region, scale, and ``content_box`` as (x1, y1, x2, y2)."""
         return {
             "region": [round(v, 2) for v in self.region],
             "scale": round(self.scale, 6),
-            "content_box": [self.offset_x, self.offset_y, self.width, self.height],
+            "content_box": [
+                self.offset_x,
+                self.offset_y,
+                self.offset_x + self.width,
+                self.offset_y + self.height,
+            ],
         }
 
 

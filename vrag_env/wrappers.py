@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium import spaces
 
 from vrag_env.actions import Answer, Crop, Search
-from vrag_env.rendering import LEGIBLE_PX
+from vrag_env.rendering import LEGIBLE_PX, ViewTransform
 from vrag_env.types import BBox
 
 # ---------------------------------------------------------------------------------------------
@@ -837,27 +837,12 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         bottom = min(y2, top + self.best_band * (x2 - x1))
         return (x1, top, x2, bottom)
 
-    def _view_crop(self, region: BBox, view: Any) -> Crop:
-        """A :class:`Crop` in the env dialect's frame for a page-pixel region of the current view."""
-        action_set = self.env.unwrapped.action_set  # type: ignore[attr-defined]
+    def _view_crop(self, region: BBox, view: ViewTransform | None) -> Crop:
+        """A :class:`Crop` (observation-image pixels) for a page-pixel region of the current view."""
         if view is None:
-            if action_set.dialect == "tool":
-                return Crop((0.0, 0.0, 1.0, 1.0), "normalized")
-            height, width = action_set.view_size
-            return Crop((0.0, 0.0, float(width), float(height)), "view")
-        vx1, vy1, vx2, vy2 = view.page_to_view(region)
-        cx1, cy1, cx2, cy2 = view.content_box
-        box = (
-            max(cx1, math.floor(vx1)),
-            max(cy1, math.floor(vy1)),
-            min(cx2, math.ceil(vx2)),
-            min(cy2, math.ceil(vy2)),
-        )
-        if action_set.dialect == "tool":  # fractions of the observation image
-            height, width = action_set.view_size
-            x1, y1, x2, y2 = box
-            return Crop((x1 / width, y1 / height, x2 / width, y2 / height), "normalized")
-        return Crop(box, "view")
+            height, width = self.env.unwrapped.action_set.view_size  # type: ignore[attr-defined]
+            return Crop((0.0, 0.0, float(width), float(height)))
+        return Crop(view.crop_box(region))
 
     # ------------------------------------------------------------------ reading
 

@@ -252,13 +252,10 @@ class VLMAgent(Agent):
         return self.model_actions.describe()
 
     def _tool_schemas(self) -> list[dict[str, Any]]:
-        """Function schemas of the search/crop/answer tools the GRPO trainer exposes."""
-        from transformers.utils import get_json_schema
+        """Function schemas of the tools, exactly as training renders them (same order)."""
+        from agents.vlm.trl_env import tool_schemas
 
-        from agents.vlm.trl_env import VRAGToolEnv
-
-        tools = VRAGToolEnv()
-        return [get_json_schema(getattr(tools, name)) for name in ("search", "crop", "answer")]
+        return tool_schemas()
 
     # ------------------------------------------------------------------ agent API
 
@@ -364,9 +361,7 @@ class VLMAgent(Agent):
         if self.dialect != self.env_actions.dialect:
             if parsed is None:
                 return reply  # the env rejects it and explains why
-            converted = _convert_crop(
-                parsed, self.env_actions.dialect, self.image_size, self.env_actions.view_size, info
-            )
+            converted = _convert_crop(parsed, self.image_size, self.env_actions.view_size, info)
             return self.env_actions.format(converted) if converted is not None else reply
         if (
             self.dialect == "vrag"
@@ -438,38 +433,32 @@ def _rescale_first_box(reply: str, shown: tuple[int, int], view: tuple[int, int]
 
 def _convert_crop(
     action: Action,
-    env_dialect: str,
     shown: tuple[int, int],
     view_size: tuple[int, int],
     info: dict[str, Any],
 ) -> Action | None:
-    """Express an action in the other dialect's crop frame (searches and answers are unchanged).
+    """Map a crop from the shown image's pixels to the observation image's pixels.
 
-    ``tool`` crops are fractions of the observation image; ``vrag`` crops are pixels of the
-    observation image, here of the image the model was shown (``shown``, the observation scaled from
-    ``view_size``). Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
+    Both action sets parse crops into pixels of their image (:class:`~vrag_env.actions.ActionSet`
+    converts the ``tool`` dialect's fractions), so only the scale between the image the model was
+    shown (``shown``) and the observation (``view_size``) remains; searches and answers are
+    unchanged. Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
     """
     if not isinstance(action, Crop):
         return action
-    view = info.get("view")
-    if not view:
+    if not info.get("view"):
         return None
-    vh, vw = float(view_size[0]), float(view_size[1])
-    if env_dialect == "vrag":  # model: fractions of the image -> env: observation pixels
-        f1, g1, f2, g2 = action.box
-        return Crop((f1 * vw, g1 * vh, f2 * vw, g2 * vh), "view")
-    # model: pixels of the shown image -> fractions of the image
+    sy, sx = view_size[0] / shown[0], view_size[1] / shown[1]
     x1, y1, x2, y2 = action.box
-    fractions = [
-        min(1.0, max(0.0, x1 / shown[1])),
-        min(1.0, max(0.0, y1 / shown[0])),
-        min(1.0, max(0.0, x2 / shown[1])),
-        min(1.0, max(0.0, y2 / shown[0])),
-    ]
-    if fractions[2] <= fractions[0] or fractions[3] <= fractions[1]:
+    box = (
+        min(float(view_size[1]), max(0.0, x1 * sx)),
+        min(float(view_size[0]), max(0.0, y1 * sy)),
+        min(float(view_size[1]), max(0.0, x2 * sx)),
+        min(float(view_size[0]), max(0.0, y2 * sy)),
+    )
+    if box[2] <= box[0] or box[3] <= box[1]:
         return None
-    f1, g1, f2, g2 = (round(v, 4) for v in fractions)
-    return Crop((f1, g1, f2, g2), "normalized")
+    return Crop(box)
 
 
 __all__ = [

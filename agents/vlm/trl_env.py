@@ -281,6 +281,22 @@ def tool_methods(env: VRAGToolEnv) -> list[Callable[..., Any]]:
     ]
 
 
+def tool_schemas(env: VRAGToolEnv | None = None) -> list[dict[str, Any]]:
+    """The JSON schemas of the adapter's tools, in the order ``GRPOTrainer`` renders them.
+
+    The one source of the tool descriptions: the GRPO trainer (through :func:`tool_methods`), the
+    SFT data (:mod:`agents.vlm.sft_data`) and the prompted agent at evaluation
+    (:class:`agents.vlm.agent.VLMAgent` with ``chat_format="tools"``) all render these, so a model
+    is prompted at evaluation exactly as it was trained.
+
+    Args:
+        env: An adapter instance (a default one is made; nothing is loaded).
+    """
+    from transformers.utils import get_json_schema
+
+    return [get_json_schema(f) for f in tool_methods(env or VRAGToolEnv())]
+
+
 def image_block(image: np.ndarray | Image.Image) -> Block:
     """Return ``{"type": "image", "image": <PIL RGB image>}`` for an observation image."""
     pil = image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image))
