@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from agents.vlm import tiny  # noqa: E402
-from agents.vlm.agent import GRPOAgent  # noqa: E402
-from agents.vlm.backends import Backend, GenerationSettings  # noqa: E402
-from agents.vlm.chat import Message  # noqa: E402
-from agents.vlm.sft_data import oracle_episode  # noqa: E402
-from agents.vlm.trl_env import VRAGToolEnv, build_prompt, tool_methods  # noqa: E402
+from agents.vlm import tiny
+from agents.vlm.agent import GRPOAgent
+from agents.vlm.backends import Backend, GenerationSettings
+from agents.vlm.chat import Message
+from agents.vlm.sft_data import oracle_episode
+from agents.vlm.trl_env import VRAGToolEnv, build_prompt, tool_methods
 
 ENV_ID = "VRAG-Tiny-v0"
 ENV_KWARGS = {"split": "train", "view_size": (112, 112), "max_view_pixels": 112 * 112}
