@@ -12,7 +12,7 @@ Per question (all from the observation image; nothing privileged):
    title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
 4. **Read the zoomed view** (the same two passes, with a larger budget) and **extract the answer
    span**: the shared extractor
-   :func:`vrag_env.wrappers.rank_candidates` scores numbers, dates, names and codes by how well their
+   :func:`vrag_env.reading.rank_candidates` scores numbers, dates, names and codes by how well their
    context (row label, column header, the words around them, the section title) matches the question
    and whether their kind fits it ("how many" wants a number, "who" a name).
 5. **Answer**. Questions about a change between two years (``... between 2021 and 2022``) are split
@@ -34,9 +34,7 @@ import numpy as np
 from agents.base import Agent
 from agents.ocr import OCRReader, TextBox, get_reader
 from vrag_env.actions import ActionSet, Answer, Crop, Search
-from vrag_env.rendering import ViewTransform
-from vrag_env.types import BBox
-from vrag_env.wrappers import (
+from vrag_env.reading import (
     Candidate,
     QuestionAnalysis,
     Segment,
@@ -46,6 +44,8 @@ from vrag_env.wrappers import (
     matched_terms,
     rank_candidates,
 )
+from vrag_env.rendering import ViewTransform
+from vrag_env.types import BBox
 
 _TWO_YEARS = re.compile(
     r"\bbetween (?P<a>(?:19|20)\d\d) and (?P<b>(?:19|20)\d\d)\b"

@@ -144,7 +144,8 @@ def test_reward_adapters_read_the_environments(tool_env: VRAGToolEnv, rows: list
         if type(action).__name__ == "Search":
             tool_env.search(action.query)
         elif type(action).__name__ == "Crop":
-            tool_env.crop(*action.box)
+            # the action set's own fractions (a parsed crop is in observation-image pixels)
+            tool_env.crop(*json.loads(env.unwrapped.action_set.format(action))["arguments"]["box"])
         else:
             tool_env.answer(action.text)
     idle = VRAGToolEnv.factory(ENV_ID, ENV_KWARGS)()
