@@ -57,6 +57,7 @@ from agents.vlm.chat import (  # noqa: E402
     count_images,
     message_text,
 )
+from agents.vlm.config import VLMAgentConfig  # noqa: E402
 from benchmarks.runner import EvalSpec, evaluate  # noqa: E402
 from vrag_env.cli import main  # noqa: E402
 
@@ -410,6 +411,23 @@ def test_options_are_validated(
         VLMAgent.from_env(env, backend=ScriptedBackend(), chat_format="tools")
     with pytest.raises(ValueError, match="no GRPO checkpoint"):
         GRPOAgent.from_env(env)
+    with pytest.raises(ValueError, match="max_images must be >= 0"):
+        VLMAgent.from_env(env, backend=ScriptedBackend(), max_images=-1)
+    with pytest.raises(ValueError, match="min_image_pixels <= max_image_pixels"):
+        VLMAgentConfig(min_image_pixels=5000, max_image_pixels=4000)
+    with pytest.raises(ValueError, match="dialect must be one of"):
+        VLMAgentConfig(dialect="xml")
+
+
+def test_config_object_and_keyword_options_agree(env: gym.Env[Any, Any]) -> None:
+    backend = ScriptedBackend()
+    config = VLMAgentConfig(backend=backend, max_images=2, stop=["</answer>"], seed=7)
+    from_config = VLMAgent(env.unwrapped.action_set, config)
+    from_options = VLMAgent.from_env(env, backend=backend, max_images=2, stop=["</answer>"], seed=7)
+    assert from_config.config() == from_options.config()
+    assert from_config.stop == ("</answer>",) and from_config.max_images == 2
+    # keyword options replace the config's fields
+    assert VLMAgent(env.unwrapped.action_set, config, max_images=1).max_images == 1
 
 
 def test_stop_strings_are_kept_or_restored() -> None:
