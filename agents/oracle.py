@@ -153,7 +153,7 @@ class OracleAgent(Agent):
         A zoomed table cell is only useful with its row label in view. The widening stops where
         the evidence would fall below 1.5x the legibility threshold in a view of this width.
         """
-        from vrag_env.rendering import DEFAULT_VIEW_SIZE, LEGIBLE_PX
+        from vrag_env.rendering import LEGIBLE_PX
 
         x1, y1, x2, y2 = box
         line = [
@@ -161,7 +161,7 @@ class OracleAgent(Agent):
         ]
         if not line:
             return box
-        max_width = DEFAULT_VIEW_SIZE[1] * (y2 - y1) / (1.5 * LEGIBLE_PX) - 2 * self.context
+        max_width = self.action_set.view_size[1] * (y2 - y1) / (1.5 * LEGIBLE_PX) - 2 * self.context
         return (
             (max(min(b[0] for b in line), x2 - max_width, 0.0), y1, x2, y2)
             if max_width > x2 - x1

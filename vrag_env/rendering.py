@@ -1,11 +1,19 @@
-"""Views: how a page region becomes the fixed-size observation image, and back.
+"""Views: how a page region becomes the observation image, and back.
 
 The agent sees a page (or a crop of it) rendered at a *resolution budget*: the region is scaled so
-that it fits ``view_size`` and holds at most ``max_view_pixels`` pixels (VRAG-RL feeds its model
-``512 * 28 * 28`` pixels per image), then letterboxed into the fixed ``view_size`` canvas. Fine print
-that is legible on the full-resolution page is therefore illegible in a whole-page view, and becomes
-legible once the agent crops onto it. :class:`ViewTransform` maps boxes between page pixels and view
-pixels, so the environment, the agents and the tests all use the same arithmetic.
+that it holds at most ``max_view_pixels`` pixels (VRAG-RL feeds its model ``512 * 28 * 28`` pixels
+per image), aspect kept, and drawn at the **top-left corner** of a fixed canvas (the observation
+image); the rest of the canvas is padding. Pixel coordinates in the observation image are therefore
+coordinates in the view itself: there is no letterbox offset. The canvas is sized per env from the
+budget and the corpus's page sizes (:func:`canvas_size`), so a whole-page view is limited by the
+budget alone. Fine print that is legible on the full-resolution page is illegible in a whole-page
+view, and becomes legible once the agent crops onto it. :class:`ViewTransform` maps boxes between
+page pixels and view pixels, so the environment, the agents and the tests all use the same
+arithmetic.
+
+Two sizing rules (``geometry``): ``"default"`` (:func:`fit_view`: the largest scale within the budget,
+the canvas and ``max_zoom``, sides rounded) and ``"vrag-rl"`` (:func:`vrag_rl_size`: VRAG-RL's own
+resize, sides truncated to ints, a lower bound ``min_view_pixels`` and no zoom cap).
 
 The crop frame, once for everyone: an agent's crop box is ``(x1, y1, x2, y2)`` in pixels of the
 observation image (the ``tool`` dialect's fractions are converted by
@@ -18,7 +26,7 @@ observation image (the ``tool`` dialect's fractions are converted by
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +61,9 @@ class ViewTransform:
     Attributes:
         region: The shown page region ``(x1, y1, x2, y2)`` in page pixels.
         scale: View pixels per page pixel.
-        offset_x: Left edge of the content inside the view image (letterbox padding).
-        offset_y: Top edge of the content inside the view image.
+        offset_x: Left edge of the content inside the view image (0: views are top-left anchored;
+            kept so that a transform can describe any placement).
+        offset_y: Top edge of the content inside the view image (0).
         width: Content width in view pixels.
         height: Content height in view pixels.
     """
@@ -160,7 +169,7 @@ def fit_view(
     """Compute how ``region`` (page pixels) is shown in a ``view_size`` observation.
 
     The scale is the largest that fits the canvas, respects the pixel budget and does not enlarge
-    beyond ``max_zoom``; the content is centred (letterboxed).
+    beyond ``max_zoom``; the content sits at the canvas's top-left corner.
 
     Example:
         >>> t = fit_view((0, 0, 1000, 1400), view_size=(640, 640), max_view_pixels=401408)
@@ -176,17 +185,115 @@ def fit_view(
     return ViewTransform(
         region=(float(x1), float(y1), float(x2), float(y2)),
         scale=scale,
-        offset_x=(vw - width) // 2,
-        offset_y=(vh - height) // 2,
+        offset_x=0,
+        offset_y=0,
         width=width,
         height=height,
     )
 
 
+def vrag_rl_size(
+    width: int, height: int, max_pixels: int = 512 * 28 * 28, min_pixels: int = 256 * 28 * 28
+) -> tuple[int, int]:
+    """The ``(width, height)`` VRAG-RL resizes an image of ``width x height`` pixels to.
+
+    Its rule, applied to every image it shows (a retrieved page or a crop): when the area exceeds
+    ``max_pixels``, both sides are scaled by ``sqrt(max_pixels / area)`` and truncated to ints; then,
+    when the area is below ``min_pixels``, both sides are scaled up the same way. Aspect is kept.
+
+    Example:
+        >>> vrag_rl_size(2480, 3508)
+        (532, 753)
+        >>> vrag_rl_size(100, 50)
+        (633, 316)
+    """
+    w, h = int(width), int(height)
+    if w < 1 or h < 1:
+        raise ValueError(f"an image needs a positive size, got {width}x{height}")
+    if w * h > max_pixels:
+        factor = math.sqrt(max_pixels / (w * h))
+        w, h = int(w * factor), int(h * factor)
+    if 0 < w * h < min_pixels:
+        factor = math.sqrt(min_pixels / (w * h))
+        w, h = int(w * factor), int(h * factor)
+    return max(w, 1), max(h, 1)
+
+
+def fit_view_vrag_rl(
+    region: BBox,
+    view_size: tuple[int, int],
+    max_view_pixels: int = 512 * 28 * 28,
+    min_view_pixels: int = 256 * 28 * 28,
+) -> ViewTransform:
+    """Show ``region`` (whole page pixels) at VRAG-RL's size (:func:`vrag_rl_size`), top-left anchored.
+
+    A view larger than the canvas (only a very elongated crop) is shrunk to fit it, aspect kept.
+    :attr:`ViewTransform.scale` is the horizontal scale ``width / region width``; the vertical one
+    differs by the integer truncation only.
+    """
+    x1, y1, x2, y2 = region
+    rw, rh = max(round(x2 - x1), 1), max(round(y2 - y1), 1)
+    width, height = vrag_rl_size(rw, rh, max_view_pixels, min_view_pixels)
+    vh, vw = view_size
+    if width > vw or height > vh:
+        shrink = min(vw / width, vh / height)
+        width, height = max(1, min(vw, int(width * shrink))), max(1, min(vh, int(height * shrink)))
+    return ViewTransform(
+        region=(float(x1), float(y1), float(x2), float(y2)),
+        scale=width / rw,
+        offset_x=0,
+        offset_y=0,
+        width=width,
+        height=height,
+    )
+
+
+def page_view_size(
+    page_width: int,
+    page_height: int,
+    geometry: str = "default",
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float | None = DEFAULT_MAX_ZOOM,
+    min_view_pixels: int | None = None,
+) -> tuple[int, int]:
+    """``(width, height)`` of a whole-page view before any canvas limit."""
+    if geometry == "vrag-rl":
+        return vrag_rl_size(page_width, page_height, max_view_pixels, min_view_pixels or 1)
+    scale = math.sqrt(max_view_pixels / (page_width * page_height))
+    if max_zoom is not None:
+        scale = min(scale, max_zoom)
+    return max(1, round(page_width * scale)), max(1, round(page_height * scale))
+
+
+def canvas_size(
+    page_sizes: Iterable[tuple[int, int]],
+    geometry: str = "default",
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float | None = DEFAULT_MAX_ZOOM,
+    min_view_pixels: int | None = None,
+) -> tuple[int, int]:
+    """The ``(height, width)`` of an observation canvas that holds every whole-page view.
+
+    Each side is the largest of that side over the pages' views (:func:`page_view_size`), and at
+    least the side of a square view of ``max_view_pixels`` (so crops of any page's proportions up to
+    square fit too). A crop view larger than the canvas is shrunk to fit it.
+
+    Example:
+        >>> canvas_size([(2480, 3508), (5334, 3000)])
+        (754, 845)
+    """
+    side = math.isqrt(max_view_pixels - 1) + 1
+    height = width = side
+    for pw, ph in page_sizes:
+        w, h = page_view_size(pw, ph, geometry, max_view_pixels, max_zoom, min_view_pixels)
+        width, height = max(width, w), max(height, h)
+    return height, width
+
+
 def render_view(
     page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]
 ) -> np.ndarray:
-    """Render the transform's region of ``page`` into a letterboxed ``(H, W, 3)`` uint8 array."""
+    """Render the transform's region of ``page`` at the top left of a ``(H, W, 3)`` uint8 canvas."""
     vh, vw = view_size
     x1, y1, x2, y2 = transform.region
     content = page.resize(
