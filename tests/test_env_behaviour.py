@@ -28,7 +28,7 @@ MALFORMED = [
     "",
     "<search>unclosed",
     "<answer>unclosed",
-    "<bbox>[1, 2, 3, 4</bbox>",
+    "<bbox>[1, 2, 3, 4, 5]</bbox>",
     '{"name": "search"',
     "<bbox>[NaN, 1, 2, 3]</bbox>",
     "<bbox>[-1, 0, 20, 20]</bbox>",
@@ -67,12 +67,15 @@ def test_crop_before_search_is_illegal(env):
     assert reward == pytest.approx(-penalty(env))
 
 
-def test_crop_in_letterbox_padding_is_illegal(env):
+def test_views_are_top_left_anchored_and_canvas_padding_is_not_page(env):
     env.reset(seed=0)
     _, _, _, _, info = env.step("<search>annual report</search>")
-    x, y, _, _ = info["view"]["content_box"]
-    assert x >= 2 or y >= 2  # pages are not square, so one axis is letterboxed
-    box = [0, 0, x - 1, 50] if x >= 2 else [0, 0, 50, y - 1]
+    x1, y1, x2, y2 = info["view"]["content_box"]
+    assert (x1, y1) == (0, 0)  # view pixels are observation pixels: no offset
+    height, width = env.unwrapped.view_size
+    assert x2 <= width and y2 <= height
+    assert x2 < width - 2 or y2 < height - 2  # this page does not fill the canvas on one axis
+    box = [x2 + 1, 0, width, 50] if x2 < width - 2 else [0, y2 + 1, 50, height]
     obs, _, _, _, info = env.step(f"<bbox>{box}</bbox>")
     assert info["action_error"] == "IllegalActionError" and "no page content" in obs["feedback"]
 
@@ -121,8 +124,10 @@ def test_tool_crop_uses_fractions_of_the_observation_image():
         json.dumps({"name": "search", "arguments": {"query": "annual report"}})
     )
     view = env.unwrapped.view
-    h, w = env.unwrapped.config.view_size
-    box = [0.25, 0.3, 0.6, 0.7]
+    h, w = env.unwrapped.view_size
+    box = [0.1, 0.15, 0.3, 0.35]
+    cx1, cy1, cx2, cy2 = view.content_box
+    assert box[2] * w <= cx2 and box[3] * h <= cy2  # inside the page content (no clipping)
     expected = view.view_to_page((box[0] * w, box[1] * h, box[2] * w, box[3] * h))
     _, _, _, _, info = env.step(json.dumps({"name": "crop", "arguments": {"box": box}}))
     x1, y1, x2, y2 = info["view"]["region"]
