@@ -84,7 +84,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | answer | ``<answer>1,234.5</answer>`` | ``{"name": "answer", "arguments": {"answer": "1,234.5"}}`` |
 
     ``<think>...</think>`` is allowed and ignored. A crop box is mapped to the full-resolution page,
-    padded by ``crop_padding`` on each side and grown to at least ``min_crop_size`` page pixels. A
+    padded by ``crop_padding`` on each side and grown to at least ``min_crop_size`` page pixels
+    (``geometry="vrag-rl"``, the ``vrag-rl`` preset: VRAG-RL's own mapping, see ``docs/vrag_rl.md``). A
     non-``str`` action raises :class:`gymnasium.error.InvalidAction`; any string that does not parse, or
     cannot be applied (crop before any search, out-of-range box, search past ``max_searches`` or past
     the last page), is an *invalid action*: it costs the penalty below, is explained in
@@ -97,7 +98,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | key | space | content |
     |---|---|---|
     | ``question`` | ``Unicode(max_question_chars)`` | the question |
-    | ``image`` | ``Box(0, 255, (H, W, 3), uint8)`` | the current view (page or crop) letterboxed into ``view_size``; grey before the first search |
+    | ``image`` | ``Box(0, 255, (H, W, 3), uint8)`` | the current view (page or crop) at the top left of the ``view_size`` canvas (derived from the budget and the corpus's pages unless given), black padding around it; grey before the first search |
     | ``feedback`` | ``Unicode(2048)`` | what the last action did, or ``"<ErrorType>: <message>"`` |
 
     ## Rewards

@@ -76,7 +76,7 @@ class VRAGToolEnv:
     :meth:`reset` with each dataset row: a row with a ``question_id`` column pins the question,
     otherwise one is drawn from the env's split with ``seed``.
 
-    Tool images are the env's ``image`` observation (the current view, letterboxed into the fixed
+    Tool images are the env's ``image`` observation (the current view, at the top left of the fixed
     ``view_size``). Keep them small for small models: ``max_completion_length`` counts the image
     tokens of every tool result (a Qwen2-VL image costs one token per 28x28 pixels), so pass e.g.
     ``env_kwargs={"view_size": (224, 224), "max_view_pixels": 224 * 224}``. A fixed size also keeps
