@@ -74,7 +74,7 @@ def main() -> None:
         t = time.perf_counter()
         with Image.open(u.corpus.root / page.image) as img:
             rgb = img.convert("RGB")
-        render_view(rgb, fit_view((0, 0, page.width, page.height)), u.config.view_size)
+        render_view(rgb, fit_view((0, 0, page.width, page.height)), u.view_size)
         base_t.append(time.perf_counter() - t)
 
     def ms(values: list[float]) -> float:
