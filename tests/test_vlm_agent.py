@@ -220,7 +220,9 @@ def test_cli_eval_with_local_model_runs_full_episodes(local_results: dict[str, A
         assert episode["invalid_actions"] == 0
     config = local_results["metadata"]["agent"]["config"]
     assert config["backend"] == "transformers" and config["temperature"] == 0.0
-    assert config["image_size"] == [112, 112] and config["max_images"] == K
+    height, width = config["image_size"]  # the canvas's aspect within the pixel budget
+    assert height * width <= IMAGE_PIXELS and height % 28 == 0 and width % 28 == 0
+    assert config["max_images"] == K
     assert "</search>" in config["stop"]
 
 

@@ -116,7 +116,7 @@ class ActionSet:
     Example:
         >>> actions = ActionSet("vrag")
         >>> actions.parse("<think>zoom on the table</think><bbox>[10, 20, 110, 90]</bbox>")
-        Crop(box=(10.0, 20.0, 110.0, 90.0), frame='view')
+        Crop(box=(10.0, 20.0, 110.0, 90.0))
         >>> actions.parse("<search>Aurora revenue 2022</search>")
         Search(query='Aurora revenue 2022')
         >>> ActionSet("tool").parse('{"name": "answer", "arguments": {"answer": "12.4"}}')

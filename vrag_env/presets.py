@@ -50,16 +50,19 @@ class VRAGConfig:
     view_size: tuple[int, int] | None = None
     """``(height, width)`` of the observation image (the canvas views are drawn on, top-left
     anchored). ``None`` derives it from the budget and the corpus's page sizes
-    (:func:`vrag_env.rendering.canvas_size`), so that a whole-page view is never cut by the canvas."""
+    (:func:`vrag_env.rendering.canvas_size`), so that a whole-page view is never cut by the
+    canvas."""
 
     geometry: str = "default"
-    """How views are sized and crops mapped. ``"default"``: the largest scale within
-    ``max_view_pixels``, the canvas and ``max_zoom``; a ``<bbox>`` is mapped through the current view
-    onto the page region it shows, padded by ``crop_padding`` and grown to ``min_crop_size``.
-    ``"vrag-rl"``: VRAG-RL's resize (:func:`vrag_env.rendering.vrag_rl_size`, with
-    ``min_view_pixels``, no zoom cap) and crop mapping (the box, padded by ``crop_pad_view_px`` in the
-    shown image, is scaled by page size / shown size onto the last retrieved full page, padded by
-    ``crop_pad_page_px``, truncated to ints and clipped to the page); see ``docs/vrag_rl.md``."""
+    """How views are sized and crops mapped.
+
+    ``"default"``: the largest scale within ``max_view_pixels``, the canvas and ``max_zoom``; a
+    ``<bbox>`` is mapped through the current view onto the page region it shows, padded by
+    ``crop_padding`` and grown to ``min_crop_size``. ``"vrag-rl"``: VRAG-RL's resize
+    (:func:`vrag_env.rendering.vrag_rl_size`, with ``min_view_pixels``, no zoom cap) and crop
+    mapping (the box, padded by ``crop_pad_view_px`` in the shown image, is scaled by page size /
+    shown size onto the last retrieved full page, padded by ``crop_pad_page_px``, truncated to ints
+    and clipped to the page); see ``docs/vrag_rl.md``."""
 
     max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS
     """Resolution budget of one view in pixels (VRAG-RL: ``512 * 28 * 28``)."""
@@ -81,8 +84,8 @@ class VRAGConfig:
     centre."""
 
     crop_pad_view_px: int = 28
-    """``"vrag-rl"`` geometry: pixels added on each side of a ``<bbox>`` in the shown image before it
-    is mapped (VRAG-RL's validation rollouts: 28; its training rollouts: 0)."""
+    """``"vrag-rl"`` geometry: pixels added on each side of a ``<bbox>`` in the shown image before
+    it is mapped (VRAG-RL's validation rollouts: 28; its training rollouts: 0)."""
 
     crop_pad_page_px: int = 0
     """``"vrag-rl"`` geometry: page pixels added on each side of the mapped crop (VRAG-RL's demo:
@@ -119,7 +122,8 @@ class VRAGConfig:
             and not 1 <= self.min_view_pixels <= self.max_view_pixels
         ):
             raise ValueError(
-                f"min_view_pixels must be None or in [1, max_view_pixels], got {self.min_view_pixels}"
+                "min_view_pixels must be None or in [1, max_view_pixels], got "
+                f"{self.min_view_pixels}"
             )
         if self.max_zoom is not None and not self.max_zoom > 0:
             raise ValueError(f"max_zoom must be None or > 0, got {self.max_zoom}")

@@ -13,8 +13,9 @@ Coordinate frames (one place to look them up):
   divided by the view size). Only the ``tool`` dialect's text uses it: the action set converts it
   to view pixels when it parses and back when it formats.
 
-Every box is ``(x1, y1, x2, y2)``, ``content_box`` included. :meth:`vrag_env.rendering.ViewTransform.from_info`
-rebuilds the view-to-page mapping from ``info["view"]``.
+Every box is ``(x1, y1, x2, y2)``, ``content_box`` included.
+:meth:`vrag_env.rendering.ViewTransform.from_info` rebuilds the view-to-page mapping from
+``info["view"]``.
 """
 
 from __future__ import annotations
