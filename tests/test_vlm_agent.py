@@ -243,7 +243,8 @@ def test_evaluate_random_model_truncates(tiny_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[gym.Env[Any, Any]]:
-    e = gym.make(ENV_ID, split="test", max_episode_steps=7)
+    # a square canvas, so that the model is shown 112x112 images
+    e = gym.make(ENV_ID, split="test", max_episode_steps=7, view_size=(640, 640))
     yield e
     e.close()
 
