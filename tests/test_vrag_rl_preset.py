@@ -194,3 +194,42 @@ def test_turn_limit_and_padding_variants(corpus_dir: Path) -> None:
         _, _, _, _, info = env.step("<bbox>[200, 200, 300, 300]</bbox>")
         expected = [int(page.width * 200 / sw) - grow, int(page.height * 200 / sh) - grow]
         assert info["view"]["region"][:2] == pytest.approx(expected, abs=1.0)
+
+
+def test_sft_style_trajectory_runs_end_to_end_through_the_vlm_agent() -> None:
+    """Replies in the style of VRAG-RL's SFT data: think, a newline, one tag; a sentence answer."""
+    pytest.importorskip("transformers")
+    from agents.vlm.agent import VLMAgent
+    from agents.vlm.backends import Backend, GenerationSettings
+
+    env = gym.make("VRAG-Tiny-v0", preset="vrag-rl", split="test", reward="vrag-rl-offline")
+    obs, info = env.reset(seed=0)
+    question = obs["question"]
+    replies = iter(
+        [
+            f"<think>I need the page about this.</think>\n<search>{question}</search>",
+            "<think>The figure is in the upper part; zoom in.</think>\n<bbox>[10, 10, 300, 200]</bbox>",
+            "<think>Now I can read it.</think>\n<answer>The report states the value is 42.</answer>",
+        ]
+    )
+
+    class Scripted(Backend):
+        kind = "scripted"
+
+        def __init__(self) -> None:
+            super().__init__(GenerationSettings(max_new_tokens=64))
+
+        def generate(self, messages, *, tools=None, seed=None) -> str:
+            return next(replies)
+
+    agent = VLMAgent.from_env(env, backend=Scripted())
+    agent.reset()
+    kinds, total, done = [], 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+        kinds.append(info["action_kind"])
+        total += float(reward)
+        done = terminated or truncated
+    assert kinds == ["search", "crop", "answer"] and terminated
+    assert env.unwrapped.episode_outcome().prediction == "The report states the value is 42."
+    assert total > 0  # searched and answered: the gate passes (format and retrieval terms)
