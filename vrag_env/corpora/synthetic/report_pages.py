@@ -30,8 +30,8 @@ MARGIN = 60
 TITLE = 34
 HEADING = 24
 BODY = 22
-SMALL = 13
-TINY = 12
+SMALL = 8
+TINY = 8
 
 BOILERPLATE = (
     "This report contains forward-looking statements that are subject to risks and "
