@@ -33,12 +33,13 @@ def needs_zoom_labels(cfg: SyntheticConfig) -> dict[str, bool]:
 
 
 def store_needs_zoom_labels(cfg: SyntheticConfig, labels: dict[str, bool]) -> Path:
-    """Replace the stored labels of ``cfg``'s corpus (drops those of other generator versions)."""
+    """Add (or replace) measured labels of ``cfg``'s corpus; labels of stale configs are dropped."""
     from vrag_env.corpora.synthetic.config import SYNTHETIC_PRESETS
 
     current = {c.fingerprint() for c in SYNTHETIC_PRESETS.values()}
     data = {k: v for k, v in _load().items() if k in current}
-    data[cfg.fingerprint()] = dict(sorted(labels.items()))
+    merged = {**data.get(cfg.fingerprint(), {}), **labels}
+    data[cfg.fingerprint()] = dict(sorted(merged.items()))
     LABELS_FILE.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     _load.cache_clear()
     return LABELS_FILE
