@@ -126,7 +126,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ("no-search accuracy", report["floors"]["no-search"], 0.03, "<="),
     ]
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    for i, (label, value, target, op) in enumerate(items):
+    for i, (_label, value, target, op) in enumerate(items):
         ok = value >= target if op == ">=" else value <= target
         ax.barh(i, value, color="#2a7" if ok else "#c33")
         ax.plot([target, target], [i - 0.4, i + 0.4], color="k", lw=1.5)

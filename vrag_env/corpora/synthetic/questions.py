@@ -23,8 +23,8 @@ from vrag_env.corpora.synthetic.canvas import Anchor
 from vrag_env.corpora.synthetic.config import SyntheticConfig
 from vrag_env.corpora.synthetic.documents import DocumentPlan, PagePlan, World
 from vrag_env.corpora.synthetic.drafting import Draft, QuestionBuilder
-from vrag_env.corpora.synthetic.labels import needs_zoom_labels
 from vrag_env.corpora.synthetic.form_questions import FORM_NOUNS, q_form
+from vrag_env.corpora.synthetic.labels import needs_zoom_labels
 from vrag_env.corpora.synthetic.multi_hop import (
     MULTI_HOP_CYCLE,
     m_bridge,
