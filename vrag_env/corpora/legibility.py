@@ -225,4 +225,12 @@ class LegibilityMeter:
         """Measure many questions (whole-page OCR is shared between questions of a page)."""
         from tqdm.auto import tqdm
 
-        return [self.measure(q) for q in tqdm(queries, disable=not progress, desc="legibility")]
+        results = []
+        for q in tqdm(queries, disable=not progress, desc="legibility"):
+            results.append(self.measure(q))
+            if progress:
+                r = results[-1]
+                tqdm.write(
+                    f"{q.uid} {q.meta.get('template', '')} page={r.page_reads} crop={r.crop_reads}"
+                )
+        return results

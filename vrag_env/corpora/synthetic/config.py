@@ -116,10 +116,10 @@ SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
     {
         # 408 pages and about 1,300 questions (300+ test): the corpus `VRAG-v0` and the leaderboard use.
         "default": SyntheticConfig(),
-        # 38 pages and about 160 questions with every page kind and question type: for tests.
+        # 57 pages and about 270 questions, one company per split with every page kind and question type: for tests.
         "tiny": SyntheticConfig(
             name="tiny",
-            num_companies=2,
+            num_companies=3,
             num_years=2,
             first_year=2022,
             forms_per_company=3,
@@ -128,6 +128,7 @@ SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
             text_questions_per_page=4,
             slide_questions_per_deck=6,
             multi_hop_per_company=16,
+            split_fractions=(0.4, 0.3, 0.3),  # one company per split
         ),
     }
 )
