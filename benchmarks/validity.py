@@ -79,12 +79,23 @@ def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
 
 
 def legibility(
-    corpus: Corpus, queries: Sequence[Query], progress: bool
+    corpus: Corpus,
+    queries: Sequence[Query],
+    progress: bool,
+    checkpoint: Callable[[dict[str, bool]], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bool]]:
-    """The OCR measurements, and the measured label per question."""
+    """The OCR measurements, and the measured label per question.
+
+    ``checkpoint`` receives the labels measured so far every 10 questions.
+    """
     meter = LegibilityMeter(corpus.pages, corpus.page_image)
     start = time.perf_counter()
-    results = meter.measure_all(queries, progress=progress)
+
+    def on_result(done: list[Any]) -> None:
+        if checkpoint is not None and len(done) % 10 == 0:
+            checkpoint({r.uid: r.needs_zoom for r in done})
+
+    results = meter.measure_all(queries, progress=progress, on_result=on_result)
     n = max(1, len(results))
     labels = {r.uid: r.needs_zoom for r in results}
     shipped = [(q.needs_zoom, labels[q.uid]) for q in queries if q.needs_zoom is not None]
@@ -174,11 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if not args.no_ocr:
         measured = queries[: args.limit] if args.limit else queries
-        report["legibility"], labels = legibility(corpus, measured, not args.quiet)
-        if args.write_labels:
-            if preset is None:
-                parser.error("--write-labels needs a built-in synthetic corpus")
-            print(f"wrote {store_needs_zoom_labels(resolve_config(preset), labels)}")
+        cfg = resolve_config(preset) if preset else None
+        if args.write_labels and cfg is None:
+            parser.error("--write-labels needs a built-in synthetic corpus")
+
+        def checkpoint(labels: dict[str, bool]) -> None:
+            if args.write_labels and cfg is not None:
+                store_needs_zoom_labels(cfg, labels)
+
+        report["legibility"], labels = legibility(corpus, measured, not args.quiet, checkpoint)
+        if args.write_labels and cfg is not None:
+            print(f"wrote {store_needs_zoom_labels(cfg, labels)}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -28,19 +28,10 @@ from vrag_env.corpora.synthetic import (
 )
 from vrag_env.corpora.synthetic.drafting import normalise
 from vrag_env.corpora.synthetic.generator import _publish
-from vrag_env.rendering import fit_view
 from vrag_env.types import BBox, Page
 
 KINDS = {"report", "chart", "slide", "infographic", "form"}
 SOURCE_TYPES = {"table", "chart", "text", "slide", "form"}
-
-
-def _view_height(box: BBox, region: BBox) -> float:
-    return (box[3] - box[1]) * fit_view(region).scale
-
-
-def _full(page: Page) -> BBox:
-    return (0.0, 0.0, float(page.width), float(page.height))
 
 
 def _words_inside(page: Page, box: BBox, tol: float = 0.11) -> str:

@@ -221,16 +221,29 @@ class LegibilityMeter:
         # A question read on the whole page counts as read on the crop (a larger view of it).
         return Legibility(query.uid, page_ok, crop_ok)
 
-    def measure_all(self, queries: Sequence[Query], progress: bool = False) -> list[Legibility]:
-        """Measure many questions (whole-page OCR is shared between questions of a page)."""
+    def measure_all(
+        self,
+        queries: Sequence[Query],
+        progress: bool = False,
+        on_result: Callable[[list[Legibility]], None] | None = None,
+    ) -> list[Legibility]:
+        """Measure many questions (whole-page OCR is shared between questions of a page).
+
+        Args:
+            queries: The questions.
+            progress: Show a progress bar and one line per question.
+            on_result: Called with the results so far after each question (for checkpoints).
+        """
         from tqdm.auto import tqdm
 
-        results = []
+        results: list[Legibility] = []
         for q in tqdm(queries, disable=not progress, desc="legibility"):
-            results.append(self.measure(q))
+            r = self.measure(q)
+            results.append(r)
             if progress:
-                r = results[-1]
                 tqdm.write(
                     f"{q.uid} {q.meta.get('template', '')} page={r.page_reads} crop={r.crop_reads}"
                 )
+            if on_result is not None:
+                on_result(results)
         return results
