@@ -34,7 +34,7 @@ from agents.no_search import guess_from_question
 from agents.prior import PriorAgent
 from vrag_env import rewards
 from vrag_env.corpora.corpus import Corpus
-from vrag_env.corpora.legibility import LegibilityMeter
+from vrag_env.corpora.legibility import Legibility, LegibilityMeter
 from vrag_env.types import Query
 
 
@@ -78,11 +78,74 @@ def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
     }
 
 
+def _measure_group(corpus: Corpus, queries: Sequence[Query]) -> list[Any]:
+    return LegibilityMeter(corpus.pages, corpus.page_image).measure_all(queries)
+
+
+def _measure_parallel(corpus: Corpus, queries: Sequence[Query], workers: int) -> list[Any]:
+    """Measure in ``workers`` processes; questions of one page stay in one process (OCR cache)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pages = sorted({q.reference_pages[0] for q in queries})
+    group_of = {p: i % workers for i, p in enumerate(pages)}
+    groups: list[list[Query]] = [[] for _ in range(workers)]
+    for q in queries:
+        groups[group_of[q.reference_pages[0]]].append(q)
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_measure_group, [corpus] * workers, groups))
+    by_uid = {r.uid: r for part in parts for r in part}
+    return [by_uid[q.uid] for q in queries]
+
+
+def summarise(
+    queries: Sequence[Query], results: Sequence[Legibility], seconds: float
+) -> dict[str, Any]:
+    """The legibility summary of measured questions (``results`` in the order of ``queries``)."""
+    n = max(1, len(results))
+    labels = {r.uid: r.needs_zoom for r in results}
+    shipped = [(q.needs_zoom, labels[q.uid]) for q in queries if q.needs_zoom is not None]
+    by_source: dict[str, list[int]] = {}
+    for q, r in zip(queries, results, strict=True):
+        counts = by_source.setdefault(q.source_type, [0, 0])
+        counts[0] += 1
+        counts[1] += int(r.needs_zoom)
+    return {
+        "questions": len(results),
+        "needs_zoom": round(sum(r.needs_zoom for r in results) / n, 4),
+        "read_on_whole_page": round(sum(r.page_reads for r in results) / n, 4),
+        "unreadable_after_crop": sum(not r.crop_reads for r in results),
+        "readable_on_oracle_crop": round(sum(r.crop_reads for r in results) / n, 4),
+        "needs_zoom_by_source": {k: f"{z}/{t}" for k, (t, z) in sorted(by_source.items())},
+        "shipped_labels": len(shipped),
+        "shipped_label_agreement": (
+            round(sum(a == b for a, b in shipped) / len(shipped), 4) if shipped else None
+        ),
+        "seconds": round(seconds, 1),
+        "per_question": {r.uid: [int(r.page_reads), int(r.crop_reads)] for r in results},
+    }
+
+
+def merged(queries: Sequence[Query], paths: Sequence[str]) -> dict[str, Any]:
+    """Combine the legibility of shard reports (``--shard``) into one summary."""
+    per: dict[str, list[int]] = {}
+    seconds = 0.0
+    for path in paths:
+        part = json.loads(Path(path).read_text(encoding="utf-8"))["legibility"]
+        per.update(part["per_question"])
+        seconds += part["seconds"]
+    missing = [q.uid for q in queries if q.uid not in per]
+    if missing:
+        raise SystemExit(f"the shard reports lack {len(missing)} questions, e.g. {missing[:3]}")
+    results = [Legibility(q.uid, bool(per[q.uid][0]), bool(per[q.uid][1])) for q in queries]
+    return summarise(queries, results, seconds)
+
+
 def legibility(
     corpus: Corpus,
     queries: Sequence[Query],
     progress: bool,
     checkpoint: Callable[[dict[str, bool]], None] | None = None,
+    workers: int = 1,
 ) -> tuple[dict[str, Any], dict[str, bool]]:
     """The OCR measurements, and the measured label per question.
 
@@ -95,29 +158,12 @@ def legibility(
         if checkpoint is not None and len(done) % 10 == 0:
             checkpoint({r.uid: r.needs_zoom for r in done})
 
-    results = meter.measure_all(queries, progress=progress, on_result=on_result)
-    n = max(1, len(results))
-    labels = {r.uid: r.needs_zoom for r in results}
-    shipped = [(q.needs_zoom, labels[q.uid]) for q in queries if q.needs_zoom is not None]
-    by_source: dict[str, list[int]] = {}
-    for q, r in zip(queries, results, strict=True):
-        counts = by_source.setdefault(q.source_type, [0, 0])
-        counts[0] += 1
-        counts[1] += int(r.needs_zoom)
-    summary = {
-        "questions": len(results),
-        "needs_zoom": round(sum(r.needs_zoom for r in results) / n, 4),
-        "read_on_whole_page": round(sum(r.page_reads for r in results) / n, 4),
-        "unreadable_after_crop": sum(not r.crop_reads for r in results),
-        "readable_on_oracle_crop": round(sum(r.crop_reads for r in results) / n, 4),
-        "needs_zoom_by_source": {k: f"{z}/{t}" for k, (t, z) in sorted(by_source.items())},
-        "shipped_labels": len(shipped),
-        "shipped_label_agreement": (
-            round(sum(a == b for a, b in shipped) / len(shipped), 4) if shipped else None
-        ),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    return summary, labels
+    if workers > 1:
+        results = _measure_parallel(corpus, queries, workers)
+    else:
+        results = meter.measure_all(queries, progress=progress, on_result=on_result)
+    summary = summarise(queries, results, time.perf_counter() - start)
+    return summary, {r.uid: r.needs_zoom for r in results}
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -162,6 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--write-labels", action="store_true", help="store the measured needs_zoom labels"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--merge", nargs="+", default=None, help="combine the OCR results of shard reports"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="OCR processes")
+    parser.add_argument(
+        "--shard",
+        default=None,
+        help="I/N: measure OCR only on shard I of N (by page; run N commands to share the work)",
+    )
     args = parser.parse_args(argv)
 
     from benchmarks.specs import get_benchmark
@@ -183,8 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floors": floors(corpus, queries),
         "oracle": "answers the gold string; its ceiling is legibility.readable_on_oracle_crop",
     }
-    if not args.no_ocr:
+    if args.merge:
+        report["legibility"] = merged(queries, args.merge)
+    elif not args.no_ocr:
         measured = queries[: args.limit] if args.limit else queries
+        if args.shard:
+            index, count = (int(v) for v in args.shard.split("/"))
+            pages = sorted({q.reference_pages[0] for q in measured})
+            mine = {p for i, p in enumerate(pages) if i % count == index}
+            measured = [q for q in measured if q.reference_pages[0] in mine]
         cfg = resolve_config(preset) if preset else None
         if args.write_labels and cfg is None:
             parser.error("--write-labels needs a built-in synthetic corpus")
@@ -193,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.write_labels and cfg is not None:
                 store_needs_zoom_labels(cfg, labels)
 
-        report["legibility"], labels = legibility(corpus, measured, not args.quiet, checkpoint)
+        report["legibility"], labels = legibility(
+            corpus, measured, not args.quiet, checkpoint, args.workers
+        )
         if args.write_labels and cfg is not None:
             print(f"wrote {store_needs_zoom_labels(cfg, labels)}")
     out = Path(args.out)

@@ -148,7 +148,8 @@ def rapidocr_lines() -> OcrFn:
         except Exception:  # queue.Empty: no idle engine yet
             engine = _new_engine()
         try:
-            result, _ = engine(np.ascontiguousarray(image[:, :, ::-1]))
+            # No angle classifier: rendered pages have no rotated text, and it doubles the cost.
+            result, _ = engine(np.ascontiguousarray(image[:, :, ::-1]), use_cls=False)
         finally:
             _ENGINES.put(engine)
         return [str(r[1]) for r in result or []]

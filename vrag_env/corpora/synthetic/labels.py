@@ -37,6 +37,7 @@ def store_needs_zoom_labels(cfg: SyntheticConfig, labels: dict[str, bool]) -> Pa
     from vrag_env.corpora.synthetic.config import SYNTHETIC_PRESETS
 
     current = {c.fingerprint() for c in SYNTHETIC_PRESETS.values()}
+    _load.cache_clear()  # another process may have added labels meanwhile
     data = {k: v for k, v in _load().items() if k in current}
     merged = {**data.get(cfg.fingerprint(), {}), **labels}
     data[cfg.fingerprint()] = dict(sorted(merged.items()))
