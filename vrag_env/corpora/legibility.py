@@ -8,7 +8,8 @@ crop an oracle makes onto the evidence. This replaces any geometric threshold wi
 on that page (for single-hop questions: the answer). A needle is *read* in a view when its
 normalised form (NFKC, lower case, all whitespace removed) occurs in the normalised text of one OCR
 line of the view, and, if the needle starts or ends with a digit, the match is not glued to a
-further digit (so ``"12.5"`` is not read inside ``"112.5"``). Removing whitespace makes the rule
+further digit, directly or across a ``,`` or ``.`` (so ``"234.5"`` is not read inside
+``"1,234.5"``). Removing whitespace makes the rule
 tolerant to the spacing OCR invents or drops (``"1, 234"``, ``"Ashby KerrLLP"``). A view reads a
 question's evidence on a page when it reads every needle of that page; a question is read when all
 of its reference pages are.
@@ -112,6 +113,16 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
 
 
+def _digit_at(text: str, i: int, step: int) -> bool:
+    """Whether a digit continues the number at ``text[i]`` (directly, or after a ``,``/``.``)."""
+    if not 0 <= i < len(text):
+        return False
+    if text[i].isdigit():
+        return True
+    j = i + step
+    return text[i] in ",." and 0 <= j < len(text) and text[j].isdigit()
+
+
 def reads(needle: str, lines: Iterable[str]) -> bool:
     """Whether an OCR result (its line texts) reads ``needle`` (see the module docstring)."""
     n = normalise(needle)
@@ -122,8 +133,8 @@ def reads(needle: str, lines: Iterable[str]) -> bool:
         start = text.find(n)
         while start >= 0:
             end = start + len(n)
-            glued_left = n[0].isdigit() and start > 0 and text[start - 1].isdigit()
-            glued_right = n[-1].isdigit() and end < len(text) and text[end].isdigit()
+            glued_left = n[0].isdigit() and _digit_at(text, start - 1, -1)
+            glued_right = n[-1].isdigit() and _digit_at(text, end, 1)
             if not (glued_left or glued_right):
                 return True
             start = text.find(n, start + 1)
