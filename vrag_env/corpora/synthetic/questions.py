@@ -10,7 +10,10 @@ Rules every question obeys (the tests check them):
   leak it is skipped, and a template with no clean paraphrase is dropped;
 * ``small_print`` is true iff every evidence box is below
   :data:`~vrag_env.rendering.LEGIBLE_PX` in the whole-page view computed by
-  :func:`~vrag_env.rendering.fit_view`.
+  :func:`~vrag_env.rendering.fit_view` (a geometric hint only);
+* ``needs_zoom`` is the label measured by OCR (:mod:`vrag_env.corpora.legibility`) and shipped in
+  :mod:`~vrag_env.corpora.synthetic.labels`, ``None`` where it was not measured;
+* the split is by company: all questions about a company share its split.
 """
 
 from __future__ import annotations
