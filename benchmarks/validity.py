@@ -211,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--merge", nargs="+", default=None, help="combine the OCR results of shard reports"
     )
+    parser.add_argument("--reverse", action="store_true", help="measure in reverse order")
     parser.add_argument("--workers", type=int, default=1, help="OCR processes")
     parser.add_argument(
         "--shard",
@@ -242,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["legibility"] = merged(queries, args.merge)
     elif not args.no_ocr:
         measured = queries[: args.limit] if args.limit else queries
+        if args.reverse:
+            measured = measured[::-1]
         if args.shard:
             index, count = (int(v) for v in args.shard.split("/"))
             pages = sorted({q.reference_pages[0] for q in measured})
