@@ -135,15 +135,18 @@ def test_multi_hop_answers_are_computed_from_operands(tiny_corpus: Corpus) -> No
 
 
 def test_splits_keep_companies_apart(tiny_corpus: Corpus) -> None:
-    # No company (hence no page) is shared between splits, so train facts say nothing about test.
+    # A question's split is its company's, so train facts say nothing about test. The only pages
+    # of another company a question reads are the partner's in a two-company headcount comparison.
     company_splits: dict[str, set[str]] = {}
     for q in tiny_corpus.queries.values():
-        for pid in q.reference_pages:
-            company = pid.split("-")[0]
-            company_splits.setdefault(company, set()).add(q.split)
+        company = q.reference_pages[0].split("-")[0]
+        company_splits.setdefault(company, set()).add(q.split)
     assert len(company_splits) == 3
     assert all(len(splits) == 1 for splits in company_splits.values()), company_splits
     assert {s for v in company_splits.values() for s in v} == {"train", "val", "test"}
+    for q in tiny_corpus.queries.values():
+        companies = {p.split("-")[0] for p in q.reference_pages}
+        assert len(companies) == 1 or q.meta["template"] == "multi.headcount_gap", q.uid
 
 
 # ---------------------------------------------------------------- determinism
