@@ -18,6 +18,7 @@ PACKAGES = ("vrag_env", "agents", "benchmarks")
 
 # Layers of vrag_env, lowest first. A module may import modules of its own layer or below.
 GROUND = {
+    "text",
     "types",
     "spaces",
     "actions",
