@@ -1,9 +1,22 @@
 """OCR for page images with RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel).
 
-RapidOCR detects text *lines* and returns, for each, a quadrilateral and the recognised string. The
-corpus text layer stores *words*, so each line is split at whitespace and every word gets a slice of
-the line box proportional to its character offsets. That is approximate (proportional fonts), but it
-is deterministic and good enough for lexical retrieval and for locating answers to crop on.
+RapidOCR detects text *lines* and returns, for each, a quadrilateral, the recognised string and (with
+``return_word_box``) a box per character. The corpus text layer stores *words*:
+
+- **Spaces restored.** The recogniser often drops the spaces of large or bold type
+  (``WILLPOWERTHEOUTBOUNDTRAVELMARKET``). For each horizontal line, the columns of the line image
+  without ink are found; a blank run wider than :data:`SPACE_GAP` times the line height is a word
+  break, placed between the two characters whose boxes it separates (:func:`split_at_gaps`).
+  Each word's box spans its characters' boxes.
+- **O/0 repaired in numbers.** ``O``/``o`` inside a token that is otherwise digits and separators
+  becomes ``0`` (``US$1O,OOO`` -> ``US$10,000``, ``7,5o0`` -> ``7,500``; :func:`fix_digits`).
+- **Large pages are downscaled** so that their longer side is at most :data:`MAX_SIDE` pixels
+  before OCR (boxes are mapped back to page pixels). Slide and A4 text stays legible at that size,
+  and detection, which scales with the pixel count, gets several times faster (measured in
+  ``docs/retrieval.md``).
+
+Lines whose character boxes are unusable (vertical text, a count mismatch) fall back to splitting
+at the recognised spaces with boxes proportional to character offsets (:func:`split_line`).
 
 Engines are loaded lazily, on the first page that needs OCR, and reused for the life of the process:
 one per thread that OCRs concurrently (ingestion's worker threads), each running single-threaded.
@@ -13,8 +26,10 @@ The results do not depend on which engine OCRs a page.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import logging
 import queue
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +41,17 @@ from vrag_env.types import BBox, Word
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv sync --extra ingest`)'
+
+MAX_SIDE = 1600
+"""Pages whose longer side exceeds this many pixels are downscaled to it before OCR."""
+
+SPACE_GAP = 0.2
+"""A blank run of columns wider than this fraction of the line box height is a word break."""
+
+_INK_CONTRAST = 48
+"""Grey-level distance from the line's background that counts as ink."""
+
+_OTHERWISE_NUMERIC = re.compile(r"(?<![^\W\d_])[0-9Oo](?:[0-9Oo.,]*[0-9Oo])?(?![^\W\d_])")
 
 # Idle engines, reused across calls and threads: one is created per concurrent caller, on first use.
 _ENGINES: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -94,11 +120,127 @@ def split_line(text: str, quad: Sequence[Sequence[float]]) -> list[Word]:
     return words
 
 
-def ocr_image(image: Image.Image) -> list[Word]:
+def fix_digits(word: str) -> str:
+    """Read ``O``/``o`` as ``0`` in a run that is otherwise digits and separators.
+
+    Only runs with at least one digit, not touching letters, are changed.
+
+    >>> [fix_digits(w) for w in ["US$1O,OOO", "7,5o0", "2O19", "ROOM", "No1", "O2O"]]
+    ['US$10,000', '7,500', '2019', 'ROOM', 'No1', '020']
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        run = match.group()
+        if not any(c.isdigit() for c in run):
+            return run
+        return run.replace("O", "0").replace("o", "0")
+
+    return _OTHERWISE_NUMERIC.sub(repl, word)
+
+
+def ink_gaps(line: np.ndarray, min_width: float) -> list[tuple[int, int]]:
+    """Blank column runs of a greyscale line image at least ``min_width`` pixels wide.
+
+    Ink is any pixel at least :data:`_INK_CONTRAST` grey levels from the line's median (its
+    background), so dark-on-light and light-on-dark text both work. Runs touching the image's left
+    or right edge are margins, not gaps.
+
+    Returns:
+        ``(start, end)`` column ranges (``end`` exclusive), left to right.
+    """
+    if line.size == 0:
+        return []
+    background = float(np.median(line))
+    # The middle band of the line box only: detection boxes are padded and may reach into the
+    # descenders and ascenders of neighbouring lines.
+    height = line.shape[0]
+    band = line[height // 5 : height - height // 5] if height >= 5 else line
+    ink = (np.abs(band.astype(np.int16) - background) >= _INK_CONTRAST).any(axis=0)
+    inked = np.flatnonzero(ink)
+    if len(inked) < 2:
+        return []
+    gaps = []
+    # Consecutive ink columns further apart than one pixel bound a blank run.
+    for a, b in itertools.pairwise(inked):
+        if b - a - 1 >= min_width:
+            gaps.append((int(a) + 1, int(b)))
+    return gaps
+
+
+def split_at_gaps(
+    chars: Sequence[str], boxes: Sequence[tuple[float, float]], gaps: Sequence[tuple[float, float]]
+) -> list[tuple[str, float, float]]:
+    """Group characters into words: a break wherever a gap lies between two characters' centres.
+
+    Args:
+        chars: The characters of a line, in order (spaces included or not).
+        boxes: Each character's ``(x1, x2)`` span.
+        gaps: Blank ``(start, end)`` spans of the line, in the same coordinates.
+
+    Returns:
+        ``(word, x1, x2)`` per word.
+
+    Example:
+        >>> split_at_gaps("ABCD", [(0, 8), (10, 18), (40, 48), (50, 58)], [(20, 38)])
+        [('AB', 0, 18), ('CD', 40, 58)]
+    """
+    centres = [(a + b) / 2 for a, b in boxes]
+    words: list[tuple[str, float, float]] = []
+    current: list[int] = []
+    gap_mids = sorted((g0 + g1) / 2 for g0, g1 in gaps)
+
+    def flush() -> None:
+        if current:
+            text = "".join(chars[i] for i in current)
+            words.append(
+                (text, min(boxes[i][0] for i in current), max(boxes[i][1] for i in current))
+            )
+            current.clear()
+
+    for i, ch in enumerate(chars):
+        if ch.isspace():
+            flush()
+            continue
+        if current and any(centres[current[-1]] < m < centres[i] for m in gap_mids):
+            flush()
+        current.append(i)
+    flush()
+    return words
+
+
+def _line_words(grey: np.ndarray, quad: Any, text: str, char_quads: Any, chars: Any) -> list[Word]:
+    """Words of one OCR line, split at blank gaps (coordinates of ``grey``)."""
+    xs = [float(p[0]) for p in quad]
+    ys = [float(p[1]) for p in quad]
+    x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+    flat = [c for c in (chars or [])]
+    usable = (
+        char_quads
+        and len(char_quads) == len(flat)
+        and all(isinstance(c, str) and len(c) == 1 for c in flat)
+        and "".join(flat) == text.replace(" ", "")
+        and (y2 - y1) <= 1.5 * (x2 - x1)
+    )
+    if not usable:
+        return split_line(text, quad)
+    spans = [(min(p[0] for p in q), max(p[0] for p in q)) for q in char_quads]
+    height = y2 - y1
+    top, left = max(int(y1), 0), max(int(x1), 0)
+    crop = grey[top : max(round(y2), 0), left : max(round(x2), 0)]
+    gaps = [(a + left, b + left) for a, b in ink_gaps(crop, SPACE_GAP * height)]
+    return [
+        Word(word, (round(a, 1), round(y1, 1), round(b, 1), round(y2, 1)))
+        for word, a, b in split_at_gaps(flat, spans, gaps)
+    ]
+
+
+def ocr_image(image: Image.Image, max_side: int | None = MAX_SIDE) -> list[Word]:
     """OCR a page image into a word-level text layer (page pixel coordinates).
 
     Args:
         image: The page image (any mode; converted to RGB).
+        max_side: Downscale the image so its longer side is at most this many pixels before OCR
+            (``None``: never); boxes are returned in the original image's pixels.
 
     Returns:
         The words in reading order (RapidOCR's line order: top to bottom, then left to right).
@@ -106,17 +248,30 @@ def ocr_image(image: Image.Image) -> list[Word]:
     Raises:
         OCRUnavailableError: If ``rapidocr-onnxruntime`` is not installed.
     """
+    rgb_image = image.convert("RGB")
+    scale = 1.0
+    if max_side is not None and max(rgb_image.size) > max_side:
+        scale = max(rgb_image.size) / max_side
+        size = (round(rgb_image.width / scale), round(rgb_image.height / scale))
+        rgb_image = rgb_image.resize(size, Image.Resampling.LANCZOS)
+    rgb = np.asarray(rgb_image)
     try:
         engine = _ENGINES.get_nowait()
     except queue.Empty:
         engine = _new_engine()
-    rgb = np.asarray(image.convert("RGB"))
     try:
         # RapidOCR expects OpenCV's BGR channel order for arrays.
-        result, _ = engine(np.ascontiguousarray(rgb[:, :, ::-1]))
+        result, _ = engine(np.ascontiguousarray(rgb[:, :, ::-1]), return_word_box=True)
     finally:
         _ENGINES.put(engine)
+    grey = np.asarray(rgb_image.convert("L"))
     words: list[Word] = []
-    for quad, text, _score in result or []:
-        words.extend(split_line(str(text), quad))
+    for item in result or []:
+        quad, text = item[0], str(item[1])
+        char_quads = item[3] if len(item) > 3 else None
+        chars = item[4] if len(item) > 4 else None
+        for word in _line_words(grey, quad, text, char_quads, chars):
+            fixed = fix_digits(word.text)
+            box = tuple(round(v * scale, 1) for v in word.box)
+            words.append(Word(fixed, box))  # type: ignore[arg-type]
     return words
