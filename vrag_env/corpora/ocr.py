@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vrag_env.text import is_cjk
 from vrag_env.types import BBox, Word
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ MAX_SIDE = 1600
 
 SPACE_GAP = 0.2
 """A blank run of columns wider than this fraction of the line box height is a word break."""
+
+LETTER_SPACING_FACTOR = 2.0
+"""A word break is also at least this many times the line's median blank run."""
 
 _INK_CONTRAST = 48
 """Grey-level distance from the line's background that counts as ink."""
@@ -159,12 +163,13 @@ def ink_gaps(line: np.ndarray, min_width: float) -> list[tuple[int, int]]:
     inked = np.flatnonzero(ink)
     if len(inked) < 2:
         return []
-    gaps = []
     # Consecutive ink columns further apart than one pixel bound a blank run.
-    for a, b in itertools.pairwise(inked):
-        if b - a - 1 >= min_width:
-            gaps.append((int(a) + 1, int(b)))
-    return gaps
+    runs = [(int(a) + 1, int(b)) for a, b in itertools.pairwise(inked) if b - a > 1]
+    if not runs:
+        return []
+    # Letter-spaced type ("M O B I L E"): a word break is also clearly wider than a typical gap.
+    threshold = max(min_width, LETTER_SPACING_FACTOR * float(np.median([b - a for a, b in runs])))
+    return [(a, b) for a, b in runs if b - a >= threshold]
 
 
 def split_at_gaps(
@@ -201,7 +206,13 @@ def split_at_gaps(
         if ch.isspace():
             flush()
             continue
-        if current and any(centres[current[-1]] < m < centres[i] for m in gap_mids):
+        prev = current[-1] if current else None
+        # CJK is written without spaces: a gap between two CJK characters is layout, not a break.
+        if (
+            prev is not None
+            and not (is_cjk(chars[prev]) and is_cjk(ch))
+            and any(centres[prev] < m < centres[i] for m in gap_mids)
+        ):
             flush()
         current.append(i)
     flush()
