@@ -5,7 +5,7 @@ RapidOCR detects text *lines* and returns, for each, a quadrilateral, the recogn
 
 - **Spaces restored.** The recogniser often drops the spaces of large or bold type
   (``WILLPOWERTHEOUTBOUNDTRAVELMARKET``). For each horizontal line, the columns of the line image
-  without ink are found; a blank run wider than :data:`SPACE_GAP` times the line height is a word
+  without ink are found; a blank run wider than :data:`SPACE_GAP` times the text height is a word
   break, placed between the two characters whose boxes it separates (:func:`split_at_gaps`).
   Each word's box spans its characters' boxes.
 - **O/0 repaired in numbers.** ``O``/``o`` inside a token that is otherwise digits and separators
@@ -46,8 +46,11 @@ INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv syn
 MAX_SIDE = 1600
 """Pages whose longer side exceeds this many pixels are downscaled to it before OCR."""
 
-SPACE_GAP = 0.2
-"""A blank run of columns wider than this fraction of the line box height is a word break."""
+SPACE_GAP = 0.25
+"""A blank run of columns at least this fraction of the text height is a word break."""
+
+MIN_GAP_PX = 3.0
+"""Blank runs narrower than this many pixels are never word breaks (small print)."""
 
 LETTER_SPACING_FACTOR = 2.0
 """A word break is also at least this many times the line's median blank run."""
@@ -142,27 +145,35 @@ def fix_digits(word: str) -> str:
     return _OTHERWISE_NUMERIC.sub(repl, word)
 
 
-def ink_gaps(line: np.ndarray, min_width: float) -> list[tuple[int, int]]:
-    """Blank column runs of a greyscale line image at least ``min_width`` pixels wide.
+def ink_gaps(line: np.ndarray, min_width: float | None = None) -> list[tuple[int, int]]:
+    """Blank column runs of a greyscale line image that are word breaks.
 
-    Ink is any pixel at least :data:`_INK_CONTRAST` grey levels from the line's median (its
-    background), so dark-on-light and light-on-dark text both work. Runs touching the image's left
-    or right edge are margins, not gaps.
+    Ink is any pixel at least :data:`_INK_CONTRAST` grey levels from the line's background (the
+    median of the box outline), so dark-on-light and light-on-dark text both work. A blank run between two inked
+    columns is a break when it is at least ``min_width`` pixels wide (default: :data:`SPACE_GAP`
+    times the height of the inked rows, the text height) and at least
+    :data:`LETTER_SPACING_FACTOR` times the line's median blank run (letter-spaced type).
 
     Returns:
         ``(start, end)`` column ranges (``end`` exclusive), left to right.
     """
     if line.size == 0:
         return []
-    background = float(np.median(line))
+    # The background is what the box's outline mostly shows (bold type can cover more than half
+    # of a tight box, so the median of the whole box would be ink).
+    outline = np.concatenate([line[0], line[-1], line[:, 0], line[:, -1]])
+    background = float(np.median(outline))
+    inked_pixels = np.abs(line.astype(np.int16) - background) >= _INK_CONTRAST
+    rows = np.flatnonzero(inked_pixels.any(axis=1))
+    if len(rows) == 0:
+        return []
+    if min_width is None:
+        min_width = max(SPACE_GAP * float(rows[-1] - rows[0] + 1), MIN_GAP_PX)
     # The middle band of the line box only: detection boxes are padded and may reach into the
     # descenders and ascenders of neighbouring lines.
     height = line.shape[0]
-    band = line[height // 5 : height - height // 5] if height >= 5 else line
-    ink = (np.abs(band.astype(np.int16) - background) >= _INK_CONTRAST).any(axis=0)
-    inked = np.flatnonzero(ink)
-    if len(inked) < 2:
-        return []
+    band = inked_pixels[height // 10 : height - height // 10] if height >= 10 else inked_pixels
+    inked = np.flatnonzero(band.any(axis=0))
     # Consecutive ink columns further apart than one pixel bound a blank run.
     runs = [(int(a) + 1, int(b)) for a, b in itertools.pairwise(inked) if b - a > 1]
     if not runs:
@@ -170,6 +181,12 @@ def ink_gaps(line: np.ndarray, min_width: float) -> list[tuple[int, int]]:
     # Letter-spaced type ("M O B I L E"): a word break is also clearly wider than a typical gap.
     threshold = max(min_width, LETTER_SPACING_FACTOR * float(np.median([b - a for a, b in runs])))
     return [(a, b) for a, b in runs if b - a >= threshold]
+
+
+def _inside_number(left: str, right: str) -> bool:
+    """Whether a break between ``left`` and ``right`` would split a number."""
+    numeric = "0123456789.,:/"
+    return left in numeric and right in numeric and (left.isdigit() or right.isdigit())
 
 
 def split_at_gaps(
@@ -207,10 +224,12 @@ def split_at_gaps(
             flush()
             continue
         prev = current[-1] if current else None
-        # CJK is written without spaces: a gap between two CJK characters is layout, not a break.
+        # CJK is written without spaces: a gap between two CJK characters is layout, not a
+        # break; nor is one inside a number ("1" has wide side bearings: "192.168.1.0/24").
         if (
             prev is not None
             and not (is_cjk(chars[prev]) and is_cjk(ch))
+            and not _inside_number(chars[prev], ch)
             and any(centres[prev] < m < centres[i] for m in gap_mids)
         ):
             flush()
@@ -235,10 +254,9 @@ def _line_words(grey: np.ndarray, quad: Any, text: str, char_quads: Any, chars: 
     if not usable:
         return split_line(text, quad)
     spans = [(min(p[0] for p in q), max(p[0] for p in q)) for q in char_quads]
-    height = y2 - y1
     top, left = max(int(y1), 0), max(int(x1), 0)
     crop = grey[top : max(round(y2), 0), left : max(round(x2), 0)]
-    gaps = [(a + left, b + left) for a, b in ink_gaps(crop, SPACE_GAP * height)]
+    gaps = [(a + left, b + left) for a, b in ink_gaps(crop)]
     return [
         Word(word, (round(a, 1), round(y1, 1), round(b, 1), round(y2, 1)))
         for word, a, b in split_at_gaps(flat, spans, gaps)
