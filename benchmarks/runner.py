@@ -9,6 +9,7 @@ byte-identical ``summary`` and ``episodes``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from agents.base import Agent
 from agents.registry import make_agent
 from benchmarks.provenance import provenance
 from vrag_env._atomic import write_json_atomic
+
+logger = logging.getLogger(__name__)
 
 MAX_RECORDED_ACTION_CHARS = 2000
 
@@ -63,6 +66,15 @@ class EvalSpec:
 def select_questions(env: gym.Env[Any, Any], episodes: int, seed: int) -> list[str]:
     """``episodes`` question ids of the env's split, a seeded permutation (cycled if needed)."""
     questions = [q.uid for q in env.unwrapped.questions]  # type: ignore[attr-defined]
+    if episodes > len(questions):
+        logger.warning(
+            "%d episodes but only %d questions in the split: %d questions are asked more than "
+            "once; pass --episodes %d to ask each question once",
+            episodes,
+            len(questions),
+            episodes - len(questions),
+            len(questions),
+        )
     order = np.random.default_rng(seed).permutation(len(questions))
     return [questions[int(order[i % len(order)])] for i in range(episodes)]
 
