@@ -84,7 +84,9 @@ def _new_engine() -> Any:
     logger.debug("loading a RapidOCR engine")
     # One ONNX Runtime thread per engine: ingestion runs one engine per worker thread, and spinning
     # intra-op threads on a busy machine cost more than they gain (measured: ~2x slower).
-    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    # rec_batch_num=1: batches pad every line to the widest of the batch; one line at a time is
+    # about a third cheaper on slides with lines of mixed lengths (measured in docs/retrieval.md).
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, rec_batch_num=1)
 
 
 def split_line(text: str, quad: Sequence[Sequence[float]]) -> list[Word]:
@@ -290,7 +292,10 @@ def ocr_image(image: Image.Image, max_side: int | None = MAX_SIDE) -> list[Word]
         engine = _new_engine()
     try:
         # RapidOCR expects OpenCV's BGR channel order for arrays.
-        result, _ = engine(np.ascontiguousarray(rgb[:, :, ::-1]), return_word_box=True)
+        # No angle classifier: rendered and scanned pages are upright.
+        result, _ = engine(
+            np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True
+        )
     finally:
         _ENGINES.put(engine)
     grey = np.asarray(rgb_image.convert("L"))
