@@ -8,7 +8,7 @@ A corpus is a folder::
     pages/             page images (``{page_id}.png``, RGB or greyscale; ``.jpg`` for JPEGs kept as given)
     index/             retriever indexes, built on first use (see :mod:`vrag_env.retrieval`)
 
-Everything is JSON or PNG: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
+Everything is JSON, PNG or a JPEG kept as given: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
 temporary sibling folder and renames it into place only when everything was written, so an interrupted
 or failed build never leaves a half corpus behind.
 """
