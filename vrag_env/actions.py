@@ -38,6 +38,14 @@ MAX_ACTION_CHARS = 16_384
 """Longer action strings are rejected unparsed (a penalty, not a crash)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 class ActionParseError(ValueError):
     """The action text does not follow the grammar. The episode goes on with a penalty."""
 

@@ -181,7 +181,9 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         from vrag_env.loading import load_corpus, load_retriever
 
         self.corpus: Corpus = load_corpus(self.config.corpus, self.config.synthetic)
-        self.retriever = load_retriever(self.config.retriever, self.corpus)
+        self.retriever = load_retriever(
+            self.config.retriever, self.corpus, self.config.retriever_options
+        )
         self.questions: list[Query] = self.corpus.split(self.config.split)
         if not self.questions:
             raise ValueError(
