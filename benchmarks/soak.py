@@ -47,22 +47,21 @@ def _action(rng: random.Random, dialect: str, question: str) -> str:
             return f"<search>{question}</search>"
         if r < 0.6:
             x, y = rng.randint(0, 300), rng.randint(0, 300)
-            return f"<bbox>[{x}, {y}, {x + rng.randint(10, 200)}, {y + rng.randint(10, 200)}]</bbox>"
+            return (
+                f"<bbox>[{x}, {y}, {x + rng.randint(10, 200)}, {y + rng.randint(10, 200)}]</bbox>"
+            )
         if r < 0.7:
             return f"<answer>{rng.randint(0, 9999)}</answer>"
         return rng.choice(["<bbox>[1,2]</bbox>", "hello", "<search></search>", "<answer>"])
     if r < 0.3:
-        return '{"name": "search", "arguments": {"query": "%s"}}' % question.replace('"', "")
+        query = question.replace('"', "")
+        return f'{{"name": "search", "arguments": {{"query": "{query}"}}}}'
     if r < 0.6:
         x, y = rng.random() * 0.5, rng.random() * 0.5
-        return '{"name": "crop", "arguments": {"box": [%.3f, %.3f, %.3f, %.3f]}}' % (
-            x,
-            y,
-            x + 0.2,
-            y + 0.2,
-        )
+        box = f"[{x:.3f}, {y:.3f}, {x + 0.2:.3f}, {y + 0.2:.3f}]"
+        return f'{{"name": "crop", "arguments": {{"box": {box}}}}}'
     if r < 0.7:
-        return '{"name": "answer", "arguments": {"answer": "%d"}}' % rng.randint(0, 9999)
+        return f'{{"name": "answer", "arguments": {{"answer": "{rng.randint(0, 9999)}"}}}}'
     return rng.choice(["{", '{"name": "zoom"}', "[]", '{"name": "crop", "arguments": {}}'])
 
 
@@ -100,7 +99,7 @@ def run(
     """Run the soak and return (and save) its result."""
     rng = random.Random(seed)
     env = gym.make(env_id, dialect=dialect)
-    obs, info = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     result: dict[str, Any] = {
         "env_id": env_id,
         "dialect": dialect,
@@ -115,10 +114,10 @@ def run(
     t0 = last_t = time.perf_counter()
     last_step = 0
     for step in range(1, steps + 1):
-        obs, _, terminated, truncated, info = env.step(_action(rng, dialect, obs["question"]))
+        obs, _, terminated, truncated, _ = env.step(_action(rng, dialect, obs["question"]))
         if terminated or truncated:
             result["episodes"] += 1
-            obs, info = env.reset()
+            obs, _ = env.reset()
         if step % sample_every == 0 or step == steps:
             now = time.perf_counter()
             result["samples"].append(
@@ -170,7 +169,7 @@ def main() -> None:
     result = run(
         args.steps, args.out, args.env_id, args.dialect, args.sample_every, args.warmup, args.seed
     )
-    print(  # noqa: T201
+    print(
         f"{result['steps']} steps, {result['steps_per_s']} steps/s, RSS growth after warm-up "
         f"{result.get('rss_growth_after_warmup')}"
     )

@@ -120,10 +120,13 @@ def test_duplicate_or_missing_content_length_is_rejected(service):
 def test_huge_queries_and_bodies_are_refused(service):
     host, port, retriever = service
     before = retriever.calls
-    huge = json.dumps({"query": "x" * 990_000, "k": 3}).encode()
-    code, answer = _raw(host, port, _post(huge))
+    long = json.dumps({"query": "x" * (MAX_QUERY_CHARS + 1), "k": 3}).encode()
+    code, answer = _raw(host, port, _post(long))
     assert code == 400 and f"limit is {MAX_QUERY_CHARS}" in answer["error"]
-    code, answer = _raw(host, port, _post(b"", 5_000_000))
+    huge = json.dumps({"query": "x" * 990_000, "k": 3}).encode()
+    code, answer = _raw(host, port, _post(huge))  # refused from the header, read, never parsed
+    assert code == 413 and "queries are at most 512 characters" in answer["error"]
+    code, answer = _raw(host, port, _post(b"", 5_000_000))  # not even read
     assert code == 413
     assert retriever.calls == before  # nothing reached the index
 

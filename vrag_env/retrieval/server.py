@@ -49,9 +49,6 @@ from vrag_env.retrieval.base import Retriever
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1 << 20
-"""Largest request body accepted (413 above)."""
-
 MAX_K = 1000
 """Largest ``k`` accepted."""
 
@@ -60,6 +57,14 @@ MAX_QUERY_CHARS = 512
 
 MAX_BATCH = 64
 """Most queries in one batch request."""
+
+MAX_BODY_BYTES = MAX_BATCH * MAX_QUERY_CHARS * 12 + 4096
+"""Largest request body accepted (413 above): a full batch of the longest queries, every character
+escaped as a JSON surrogate pair. Larger bodies are refused from the header alone, never parsed."""
+
+DRAIN_BYTES = 4 << 20
+"""A body over the limit but under this size is read and discarded before the 413, so the client
+reads a clean answer instead of a reset connection; larger ones are not read at all."""
 
 
 class SearchServer(ThreadingHTTPServer):
@@ -102,6 +107,7 @@ class SearchServer(ThreadingHTTPServer):
         self.max_query_chars = max_query_chars
         self.search_lock = threading.Lock()  # retrievers are not guaranteed thread-safe
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._reject_slots = threading.BoundedSemaphore(16)  # threads answering 503
         self._reading: dict[socket.socket, float] = {}  # connections still sending their request
         self._reading_lock = threading.Lock()
         self._active = 0
@@ -129,8 +135,12 @@ class SearchServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to a handler thread, or answer 503 when every slot is taken."""
         if not self._slots.acquire(blocking=False):
-            _reject_busy(request)
-            self.shutdown_request(request)
+            if self._reject_slots.acquire(blocking=False):
+                threading.Thread(
+                    target=_reject_busy, args=(request, self._reject_slots), daemon=True
+                ).start()
+            else:  # flooded: drop the connection without a word
+                self.shutdown_request(request)
             return
         with self._active_cond:
             self._active += 1
@@ -198,17 +208,34 @@ class SearchServer(ThreadingHTTPServer):
         super().server_close()
 
 
-def _reject_busy(request: socket.socket) -> None:
+def _reject_busy(request: socket.socket, slots: threading.BoundedSemaphore) -> None:
+    """Answer 503 once the client has sent its request (so it reads the answer, not a reset).
+
+    Runs in its own short-lived thread, a bounded number at a time; waits at most about a second.
+    """
     body = json.dumps({"error": "the retriever service is busy; retry shortly"}).encode()
     head = (
         "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
     ).encode()
     try:
-        request.settimeout(0.5)
+        request.settimeout(0.2)
+        deadline, seen = time.monotonic() + 1.0, 0
+        while time.monotonic() < deadline and seen < (1 << 16):
+            try:
+                chunk = request.recv(1 << 14)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            seen += len(chunk)
         request.sendall(head + body)
+        request.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+    finally:
+        request.close()
+        slots.release()
 
 
 class _BadRequest(Exception):
@@ -281,7 +308,14 @@ class _Handler(BaseHTTPRequestHandler):
             )
         length = int(raw[0].strip())
         if length > MAX_BODY_BYTES:
-            raise _BadRequest(413, f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}")
+            if length <= DRAIN_BYTES:
+                self._discard(length)
+            self.close_connection = True
+            raise _BadRequest(
+                413,
+                f"the body is {length} bytes; the limit is {MAX_BODY_BYTES} (queries are at most "
+                f"{self.server.max_query_chars} characters, batches at most {MAX_BATCH} queries)",
+            )
         chunks, got = [], 0
         while got < length:
             try:
@@ -297,6 +331,17 @@ class _Handler(BaseHTTPRequestHandler):
             got += len(chunk)
         self.server.request_read(self.request)
         return b"" if discard else b"".join(chunks)
+
+    def _discard(self, length: int) -> None:
+        left = length
+        try:
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
 
     def _read_json(self) -> Any:
         body = self._read_body()
