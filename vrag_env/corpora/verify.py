@@ -272,7 +272,7 @@ def verify_files(
     if expected_images is not None and not problems and combined.hexdigest() != expected_images:
         problems.append(
             f"{root}: the page images differ from the manifest checksum (an image was replaced, "
-            "added or removed); rebuild the corpus"
+            "added or removed)"
         )
     cache.save()
     return problems
