@@ -268,7 +268,7 @@ def _tamper(folder: Path, case: str) -> None:
     if case == "nan":
         data[0] = np.nan
     elif case == "huge":
-        data[0] = 1e300
+        data[0] = 1e30
     elif case == "indptr":
         indptr[1], indptr[2] = indptr[2] + 5, indptr[1]
     elif case == "negative":

@@ -63,9 +63,18 @@ def write_json_atomic(
     sort_keys: bool = False,
     ensure_ascii: bool = False,
 ) -> Path:
-    """Write ``data`` as JSON (UTF-8, newline-terminated) to ``path`` atomically."""
+    """Write ``data`` as JSON (UTF-8, newline-terminated) to ``path`` atomically.
+
+    Text that UTF-8 cannot encode (lone surrogates, e.g. from an agent's output) is written with
+    JSON escapes instead of failing: the file is always written and always valid JSON.
+    """
     text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii) + "\n"
-    return write_text_atomic(path, text)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n"
+        raw = text.encode("utf-8")
+    return write_bytes_atomic(path, raw)
 
 
 def make_staging_dir(target: str | os.PathLike[str]) -> Path:
