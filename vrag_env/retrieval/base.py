@@ -160,7 +160,10 @@ class Retriever(ABC):
                 logger.info("index %s is stale (corpus or settings changed); rebuilding", folder)
                 return None
             # Every file is checked against its checksum before any of it is parsed.
-            if meta.get(INDEX_FILES_KEY) != _index_file_checksums(folder):
+            if INDEX_FILES_KEY not in meta:
+                logger.info("index %s has no file checksums (older version); rebuilding", folder)
+                return None
+            if meta[INDEX_FILES_KEY] != _index_file_checksums(folder):
                 logger.warning("index %s does not match its checksums; rebuilding", folder)
                 return None
             loaded = cls.load(folder, **kwargs)
