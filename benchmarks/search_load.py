@@ -8,7 +8,7 @@ The service runs in a child process (BM25 over a built-in synthetic corpus) boun
 (each at most ``--max-requests``), one connection per request, and record every latency; a reply
 other than 200 with a result list, or a socket error, is an error. Alongside them, ``--slow-clients``
 connections trickle a request one byte at a time (slowloris) and ``--huge-clients`` threads send
-0.99 MB queries in a loop (the service must refuse these with a 413 quickly, without blocking anyone).
+0.99 MB queries in a loop, both from a separate process (the service must refuse these with a 413 quickly, without blocking anyone).
 The in-process search rate of the same retriever (no HTTP) is measured in the same run.
 
 JSON keys: ``clients``, ``seconds``, ``requests``, ``errors``, ``throughput_qps``, ``p50_ms``,
@@ -136,6 +136,27 @@ def _huge_client(port: int, stop: float, out: dict[str, Any], lock: threading.Lo
             out["huge_latencies"].append(time.perf_counter() - t)
 
 
+def _hostile(port: int, slow: int, huge: int, seconds: float, conn: Any) -> None:
+    """Run the slow and huge-query clients for ``seconds`` and send their counts back."""
+    out: dict[str, Any] = {
+        "slow_connections": 0,
+        "slow_cut_off": 0,
+        "huge_requests": 0,
+        "huge_refused_4xx": 0,
+        "huge_latencies": [],
+    }
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    threads = [
+        threading.Thread(target=_slow_client, args=(port, stop, out, lock)) for _ in range(slow)
+    ] + [threading.Thread(target=_huge_client, args=(port, stop, out, lock)) for _ in range(huge)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 60)
+    conn.send(out)
+
+
 def _inprocess_qps(synthetic: str, seconds: float) -> float:
     from vrag_env.loading import load_corpus, load_retriever
 
@@ -178,21 +199,21 @@ def run(
             "huge_latencies": [],
         }
         lock = threading.Lock()
-        start = time.perf_counter()
-        stop = start + seconds
-        threads = [
-            threading.Thread(target=_slow_client, args=(port, stop, out, lock))
-            for _ in range(slow_clients)
-        ] + [
-            threading.Thread(target=_huge_client, args=(port, stop, out, lock))
-            for _ in range(huge_clients)
-        ]
-        for t in threads:
-            t.start()
-        if threads:
-            time.sleep(min(1.0, seconds / 10))  # let the hostile clients get going first
+        hostile = None
+        if slow_clients or huge_clients:
+            # Hostile clients run in their own process, so that their CPU use does not slow the
+            # measuring threads through this process's GIL: only the service is shared.
+            h_parent, h_child = ctx.Pipe()
+            hostile = ctx.Process(
+                target=_hostile, args=(port, slow_clients, huge_clients, seconds + 1, h_child)
+            )
+            hostile.start()
+            time.sleep(1.0)  # let the hostile clients get going first
         small = [
-            threading.Thread(target=_small_client, args=(port, i, stop, max_requests, out, lock))
+            threading.Thread(
+                target=_small_client,
+                args=(port, i, time.perf_counter() + seconds, max_requests, out, lock),
+            )
             for i in range(clients)
         ]
         small_start = time.perf_counter()
@@ -201,8 +222,10 @@ def run(
         for t in small:
             t.join()
         elapsed = time.perf_counter() - small_start
-        for t in threads:
-            t.join(timeout=60)
+        if hostile is not None:
+            if h_parent.poll(120):
+                out.update(h_parent.recv())
+            hostile.join(30)
     finally:
         proc.terminate()
         proc.join(10)
