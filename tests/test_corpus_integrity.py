@@ -320,3 +320,23 @@ def test_stale_staging_folders_of_dead_writers_are_removed(tmp_path):
     assert not dead.exists() and alive.exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest[FILE_CHECKSUMS_KEY] == {"pages/a_1.png": sha256_file(out / "pages/a_1.png")}
+
+
+def test_index_files_are_checked_before_any_is_parsed(corpus_dir, monkeypatch):
+    """The same check guards every backend's files (faiss indexes included): no parse on mismatch."""
+    corpus = Corpus(corpus_dir)
+    BM25Retriever.load_or_build(corpus)
+    folder = corpus.index_dir("bm25")
+    (folder / "extra.bin").write_bytes(b"\x00" * 16)  # any file added, removed or changed
+    parsed = []
+    original = BM25Retriever.load.__func__
+
+    def spy(cls, path, **kwargs):
+        parsed.append(path)
+        return original(cls, path, **kwargs)
+
+    monkeypatch.setattr(BM25Retriever, "load", classmethod(spy))
+    BM25Retriever.load_or_build(corpus)
+    assert parsed == []
+    BM25Retriever.load_or_build(corpus)  # the rebuilt cache is trusted again
+    assert len(parsed) == 1

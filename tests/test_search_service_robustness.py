@@ -274,3 +274,10 @@ def test_client_options_through_gym_make(service):
 def test_non_loopback_needs_an_explicit_flag(corpus):
     with pytest.raises(ValueError, match="allow-remote"):
         make_server(corpus, load_retriever("bm25", corpus), host="0.0.0.0")
+
+
+def test_the_command_refuses_a_public_address_without_the_flag(capsys):
+    from vrag_env.commands import main
+
+    assert main(["serve-retriever", "--host", "0.0.0.0", "--synthetic", "tiny"]) == 2
+    assert "--allow-remote" in capsys.readouterr().err
