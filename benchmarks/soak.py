@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import time
@@ -142,6 +143,7 @@ def run(
 
 
 def _summarise(result: dict[str, Any]) -> None:
+    """RSS and object-count growth after warm-up (last vs first sample, window means, trend)."""
     samples = result["samples"]
     after = [s for s in samples if s["step"] >= result["warmup_steps"]]
     if len(after) >= 2:
@@ -149,7 +151,18 @@ def _summarise(result: dict[str, Any]) -> None:
         result["rss_after_warmup_mb"] = base["rss_mb"]
         result["rss_last_mb"] = last["rss_mb"]
         result["rss_max_after_warmup_mb"] = max(s["rss_mb"] for s in after)
+        result["rss_min_after_warmup_mb"] = min(s["rss_mb"] for s in after)
         result["rss_growth_after_warmup"] = round(last["rss_mb"] / base["rss_mb"] - 1, 4)
+        k = max(1, min(3, len(after) // 2))
+        first = sum(s["rss_mb"] for s in after[:k]) / k
+        final = sum(s["rss_mb"] for s in after[-k:]) / k
+        result["rss_window_growth_after_warmup"] = round(final / first - 1, 4)
+        xs = [s["step"] for s in after]
+        ys = [s["rss_mb"] for s in after]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        var = sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+        result["rss_trend_mb_per_100k_steps"] = round(slope * 100_000, 3)
         result["gc_objects_growth_after_warmup"] = last["gc_objects"] - base["gc_objects"]
 
 
@@ -163,7 +176,20 @@ def main() -> None:
     parser.add_argument("--sample-every", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="FILE",
+        help="recompute the summary and the PNG of a saved (possibly unfinished) run, then exit",
+    )
     args = parser.parse_args()
+    if args.summarise:
+        saved = json.loads(args.summarise.read_text(encoding="utf-8"))
+        _summarise(saved)
+        write_json_atomic(args.summarise, saved)
+        _plot(saved, args.summarise.with_suffix(".png"))
+        print({k: v for k, v in saved.items() if k != "samples"})
+        return
     if args.steps < 1:
         parser.error("--steps must be >= 1")
     result = run(
