@@ -257,8 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vrag-serve-retriever"
 
     def setup(self) -> None:
-        self.timeout = self.server.io_timeout
         super().setup()
+        self.connection.settimeout(self.server.io_timeout)  # every read and write on this socket
 
     def _send(self, code: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, ensure_ascii=True).encode()
