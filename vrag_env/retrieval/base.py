@@ -164,7 +164,11 @@ class Retriever(ABC):
                 logger.info("index %s has no file checksums (older version); rebuilding", folder)
                 return None
             if meta[INDEX_FILES_KEY] != _index_file_checksums(folder):
-                logger.warning("index %s does not match its checksums; rebuilding", folder)
+                logger.warning(
+                    "index %s is unreadable or was modified (files differ from their checksums); "
+                    "rebuilding",
+                    folder,
+                )
                 return None
             loaded = cls.load(folder, **kwargs)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
