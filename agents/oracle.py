@@ -68,6 +68,7 @@ class OracleAgent(Agent):
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Next step of the plan: search the next reference page, zoom onto its evidence, answer."""
+        # Privileged: the oracle reads the gold question record (pages, evidence, answers).
         query = self.corpus.queries[info["question_id"]]
         shown: list[PageId] = info["retrieved_pages"]
         current = info["current_page"]

@@ -868,6 +868,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         page_id = info.get("current_page")
         if view is None or page_id is None:
             return
+        # Privileged: the generator's text layer (perfect OCR); OCR candidates are planned (issue 9).
         page = self.env.unwrapped.corpus.pages[page_id]  # type: ignore[attr-defined]
         rx1, ry1, rx2, ry2 = view.region
         legible: list[tuple[str, BBox]] = []
