@@ -190,17 +190,25 @@ def test_report_in_headless_chromium(runs: dict[str, Path], tmp_path: Path) -> N
     with_page = sum(1 for ep in run.episodes for s in ep.steps if s.page is not None)
     assert with_page > 0
 
-    done = _browser(
-        ["--virtual-time-budget=20000", "--dump-dom", f"{out.as_uri()}#selftest"], tmp_path
+    found = None
+    for _ in range(2):  # a cold first start of a freshly installed browser can miss the budget
+        done = _browser(
+            ["--virtual-time-budget=30000", "--dump-dom", f"{out.as_uri()}#selftest"], tmp_path
+        )
+        found = re.search(r'<pre id="vrag-selftest">(.*?)</pre>', done.stdout, re.S)
+        if found:
+            break
+    assert found, (
+        f"no self-test result in the DOM (exit {done.returncode}); "
+        f"stdout starts {done.stdout[:300]!r}; chromium stderr: {done.stderr[-1500:]}"
     )
-    found = re.search(r'<pre id="vrag-selftest">(.*?)</pre>', done.stdout, re.S)
-    assert found, f"no self-test result in the DOM; chromium stderr: {done.stderr[-2000:]}"
     counts = json.loads(found.group(1))
     assert counts["episodes"] == len(run.episodes)
     assert counts["episode_ids"] == [ep.question_id for ep in run.episodes]
     assert counts["steps"] == steps
     assert counts["images"] == 2 * with_page  # a page thumbnail and a view per step with a page
     assert counts["loaded"] == counts["images"]
+    assert counts["timed_out"] is False
 
     shot = tmp_path / "shot.png"
     _browser(["--window-size=1200,900", f"--screenshot={shot}", f"{out.as_uri()}#open=0"], tmp_path)

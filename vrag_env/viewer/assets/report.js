@@ -62,9 +62,19 @@
   if (location.hash === "#selftest") {
     episodes.forEach(function (ep) { ep.open = true; attach(ep); });
     var imgs = Array.prototype.slice.call(document.querySelectorAll("img[data-img]"));
-    Promise.all(imgs.map(function (img) {
-      return img.decode ? img.decode().catch(function () {}) : Promise.resolve();
-    })).then(function () {
+    var written = false;
+    function settled(img) {
+      // Resolves once the image has loaded or failed; never waits on decode() (a headless browser
+      // may defer decoding of images outside the viewport indefinitely).
+      return new Promise(function (resolve) {
+        if (img.complete) { resolve(); return; }
+        img.addEventListener("load", function () { resolve(); });
+        img.addEventListener("error", function () { resolve(); });
+      });
+    }
+    function report(timedOut) {
+      if (written) { return; }
+      written = true;
       var out = document.createElement("pre");
       out.id = "vrag-selftest";
       out.textContent = JSON.stringify({
@@ -72,9 +82,12 @@
         steps: document.querySelectorAll("details.episode .step").length,
         images: imgs.length,
         loaded: imgs.filter(function (img) { return img.complete && img.naturalWidth > 0; }).length,
-        episode_ids: episodes.map(function (ep) { return ep.dataset.qid; })
+        episode_ids: episodes.map(function (ep) { return ep.dataset.qid; }),
+        timed_out: timedOut
       });
       document.body.appendChild(out);
-    });
+    }
+    Promise.all(imgs.map(settled)).then(function () { report(false); });
+    setTimeout(function () { report(true); }, 15000);
   }
 })();
