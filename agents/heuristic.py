@@ -31,8 +31,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent
-from agents.ocr import OCRReader, TextBox, get_reader
 from vrag_env.actions import ActionSet, Answer, Crop, Search
 from vrag_env.types import BBox
 from vrag_env.wrappers import (
@@ -45,6 +43,9 @@ from vrag_env.wrappers import (
     matched_terms,
     rank_candidates,
 )
+
+from .base import Agent
+from .ocr import OCRReader, TextBox, get_reader
 
 _TWO_YEARS = re.compile(
     r"\bbetween (?P<a>(?:19|20)\d\d) and (?P<b>(?:19|20)\d\d)\b"
@@ -113,7 +114,7 @@ class HeuristicAgent(Agent):
 
     def config(self) -> dict[str, Any]:
         """Search budget, page-acceptance threshold, dialect and OCR engine."""
-        from agents.ocr import ocr_version
+        from .ocr import ocr_version
 
         return {
             "max_searches": self.max_searches,

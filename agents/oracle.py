@@ -16,11 +16,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
 from vrag_env.actions import ActionSet, Answer, Crop, Search
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.retrieval.base import Retriever
 from vrag_env.types import BBox, PageId, Query
+
+from .base import Agent
 
 
 class OracleAgent(Agent):

@@ -21,7 +21,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
+from .base import Agent
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class PPOAgent(Agent):
     # ------------------------------------------------------------------ policy
 
     def _resolve(self, policy: str | None, train_if_missing: bool) -> Path:
-        from agents.sb3_ppo import DEFAULT_POLICY
+        from .sb3_ppo import DEFAULT_POLICY
 
         path = Path(policy) if policy else DEFAULT_POLICY
         if path.is_file():
@@ -96,7 +96,7 @@ class PPOAgent(Agent):
                 f"no PPO policy at the default location {path}; train one with "
                 "`uv run python agents/sb3_ppo.py` or pass --policy PATH"
             )
-        from agents.sb3_ppo import Args, train
+        from .sb3_ppo import Args, train
 
         args = Args(policy_path=str(path))
         logger.warning(
@@ -122,7 +122,7 @@ class PPOAgent(Agent):
     def _initial_model(self) -> Any:
         from stable_baselines3.common.vec_env import DummyVecEnv
 
-        from agents.sb3_ppo import Args, make_model
+        from .sb3_ppo import Args, make_model
 
         args = Args(seed=self.seed)
         vec_env = DummyVecEnv([lambda: self.wrapper])

@@ -266,7 +266,7 @@ def train(args: Args) -> Path:
     """
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from benchmarks.provenance import git_sha
+    from vrag_env.provenance import git_sha
 
     run = None
     if args.wandb:

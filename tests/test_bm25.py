@@ -104,7 +104,7 @@ def test_load_or_build_caches_and_rebuilds(
     built = BM25Retriever.load_or_build(corpus)
     reference = built.search(question, 5)
     meta = json.loads((folder / META_FILE).read_text())
-    assert meta["corpus_checksum"] == corpus.manifest["checksums"]["pages.jsonl"]
+    assert meta["corpus_checksum"] == corpus.checksum
     assert meta["config"] == built.config()
     stamp = (folder / META_FILE).stat()
 
@@ -117,7 +117,7 @@ def test_load_or_build_caches_and_rebuilds(
     # Stale: the corpus checksum no longer matches.
     meta["corpus_checksum"] = "0" * 64
     (folder / META_FILE).write_text(json.dumps(meta))
-    with caplog.at_level(logging.INFO, logger="vrag_env.retrieval.bm25"):
+    with caplog.at_level(logging.INFO, logger="vrag_env.retrieval"):
         rebuilt = BM25Retriever.load_or_build(corpus)
     assert "stale" in caplog.text
     assert rebuilt.search(question, 5) == reference
@@ -135,7 +135,7 @@ def test_load_or_build_caches_and_rebuilds(
             next(folder.glob("*.npy")).write_bytes(b"not an array")
         else:
             (folder / "page_ids.json").unlink()
-        with caplog.at_level(logging.WARNING, logger="vrag_env.retrieval.bm25"):
+        with caplog.at_level(logging.WARNING, logger="vrag_env.retrieval"):
             fixed = BM25Retriever.load_or_build(corpus, k1=0.9)
         assert "unreadable" in caplog.text, damage
         assert fixed.search(question, 5) == other.search(question, 5)

@@ -125,7 +125,7 @@ class _ReverseRetriever(Retriever):
 def test_any_registered_retriever(
     corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(base._REGISTRY, "test-reverse", _ReverseRetriever)
+    monkeypatch.setitem(base.RETRIEVERS, "test-reverse", _ReverseRetriever)
     assert "test-reverse" in registered_retrievers()
     out = tmp_path / "r.json"
     args = ["--corpus", str(corpus_dir), "--retriever", "test-reverse", "--out", str(out)]

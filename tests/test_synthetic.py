@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vrag_env.corpora import synthetic_cli
+from vrag_env.commands import generate as synthetic_cli
 from vrag_env.corpora.corpus import MANIFEST, Corpus, is_corpus
 from vrag_env.corpora.synthetic import (
     GENERATOR_VERSION,
@@ -252,7 +252,7 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_imports_stay_light() -> None:
     code = (
-        "import sys, vrag_env.corpora.synthetic, vrag_env.corpora.synthetic_cli;"
+        "import sys, vrag_env.corpora.synthetic, vrag_env.commands.generate;"
         "from vrag_env.corpora.synthetic.fonts import fonts_dir; fonts_dir();"
         "print(sorted(m for m in ('matplotlib', 'torch', 'bm25s') if m in sys.modules))"
     )

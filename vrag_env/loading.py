@@ -7,25 +7,19 @@ the folder and its manifest checksum, so a rebuilt corpus is reloaded.
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import threading
 from pathlib import Path
 
-from vrag_env.corpora.corpus import MANIFEST, Corpus
-from vrag_env.retrieval.base import Retriever
+from vrag_env.corpora.corpus import Corpus, corpus_checksum
+from vrag_env.retrieval.base import Retriever, retriever_class
+
+logger = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 _CORPORA: dict[tuple[str, str], Corpus] = {}
 _RETRIEVERS: dict[tuple[str, str, str], Retriever] = {}
-
-
-def _manifest_key(root: Path) -> str:
-    try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return ""
-    return json.dumps(manifest.get("checksums", {}), sort_keys=True)
 
 
 def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Path:
@@ -50,7 +44,7 @@ def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = 
 def load_corpus(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Corpus:
     """Load (or reuse) the corpus of an env config."""
     root = resolve_corpus_path(corpus, synthetic).resolve()
-    key = (str(root), _manifest_key(root))
+    key = (str(root), corpus_checksum(root))
     with _LOCK:
         if key not in _CORPORA:
             _CORPORA[key] = Corpus(root)
@@ -64,10 +58,14 @@ def load_retriever(name: str, corpus: Corpus) -> Retriever:
     with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), or the URL of a
     ``vrag serve-retriever`` service.
     """
-    key = (name, str(corpus.root), _manifest_key(corpus.root))
+    key = (name, str(corpus.root), corpus.checksum)
     with _LOCK:
         if key not in _RETRIEVERS:
-            _RETRIEVERS[key] = _build_retriever(name, corpus)
+            retriever = _build_retriever(name, corpus)
+            warning = retriever.coverage_warning()
+            if warning:
+                logger.warning("corpus %s: %s", corpus.root, warning)
+            _RETRIEVERS[key] = retriever
         return _RETRIEVERS[key]
 
 
@@ -76,14 +74,6 @@ def _build_retriever(name: str, corpus: Corpus) -> Retriever:
         from vrag_env.retrieval.client import RemoteRetriever
 
         return RemoteRetriever(name, corpus)
-    from vrag_env.retrieval.base import make_retriever
-
     # "backend:model" picks a checkpoint for model-based backends, e.g. "colqwen2:/models/colqwen2".
     backend, sep, model = name.partition(":")
-    retriever = make_retriever(backend, model=model) if sep else make_retriever(backend)
-    load_or_build = getattr(type(retriever), "load_or_build", None)
-    if load_or_build is not None:
-        loaded: Retriever = load_or_build(corpus, **({"model": model} if sep else {}))
-        return loaded
-    retriever.index(corpus)
-    return retriever
+    return retriever_class(backend).load_or_build(corpus, **({"model": model} if sep else {}))

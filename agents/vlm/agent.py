@@ -34,9 +34,11 @@ from typing import Any
 import gymnasium as gym
 from PIL import Image
 
-from agents.base import Agent
-from agents.vlm.backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
-from agents.vlm.chat import (
+from vrag_env.actions import DIALECTS, Action, ActionParseError, ActionSet, Crop
+
+from ..base import Agent
+from .backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
+from .chat import (
     Message,
     action_message,
     image_block,
@@ -45,7 +47,6 @@ from agents.vlm.chat import (
     to_pil,
     trim_images,
 )
-from vrag_env.actions import DIALECTS, Action, ActionParseError, ActionSet, Crop
 
 DEFAULT_MAX_IMAGE_PIXELS = 512 * 28 * 28
 """Per-image pixel budget: VRAG-RL's ``max_pixels`` for Qwen2.5-VL (401,408 pixels, 512 tokens)."""
@@ -246,7 +247,7 @@ class VLMAgent(Agent):
 
     def _default_instructions(self) -> str:
         if self.chat_format == "tools":
-            from agents.vlm.trl_env import INSTRUCTIONS
+            from .trl_env import INSTRUCTIONS
 
             return INSTRUCTIONS
         return self.model_actions.describe()
@@ -255,7 +256,7 @@ class VLMAgent(Agent):
         """Function schemas of the search/crop/answer tools the GRPO trainer exposes."""
         from transformers.utils import get_json_schema
 
-        from agents.vlm.trl_env import VRAGToolEnv
+        from .trl_env import VRAGToolEnv
 
         tools = VRAGToolEnv()
         return [get_json_schema(getattr(tools, name)) for name in ("search", "crop", "answer")]

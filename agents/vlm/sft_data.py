@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from agents.vlm.trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
 from vrag_env.actions import Action, Answer, Search
+
+from .trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -124,7 +125,7 @@ def oracle_episode(
         The example (see the module docstring); ``reward`` is the env's episode return and
         ``answered`` whether the episode ended with an answer.
     """
-    from agents.oracle import OracleAgent
+    from ..oracle import OracleAgent
 
     tool_env.reset(question_id=question_id, seed=seed)
     oracle = OracleAgent.from_env(tool_env.env, zoom=zoom)

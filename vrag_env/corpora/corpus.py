@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 from PIL import Image
 
+from vrag_env._atomic import make_staging_dir, publish_dir
 from vrag_env.types import CorpusFormatError, Page, PageId, Query
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,25 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _checksum_from_manifest(root: Path, manifest: dict[str, Any]) -> str:
+    checksums = manifest.get("checksums")
+    if not isinstance(checksums, dict) or not checksums:
+        # A hand-made manifest without checksums: hash the record files themselves.
+        checksums = {name: sha256_file(root / name) for name in (PAGES, QUERIES)}
+    blob = json.dumps(checksums, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def corpus_checksum(root: str | os.PathLike[str]) -> str:
+    """:attr:`Corpus.checksum` of the corpus folder ``root`` without loading it ("" if unreadable)."""
+    folder = Path(root)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return _checksum_from_manifest(folder, manifest)
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return ""
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
@@ -117,6 +136,15 @@ class Corpus:
     def name(self) -> str:
         """The corpus name from its manifest (falls back to the folder name)."""
         return str(self.manifest.get("name") or self.root.name)
+
+    @property
+    def checksum(self) -> str:
+        """The corpus fingerprint: SHA-256 over the manifest's checksums of pages, queries and images.
+
+        This is the one checksum every cache keys on (loaded corpora, retriever indexes, the search
+        service's handshake): it changes whenever a page record, a query or a page image changes.
+        """
+        return _checksum_from_manifest(self.root, self.manifest)
 
     @property
     def page_ids(self) -> list[PageId]:
@@ -216,7 +244,7 @@ class CorpusWriter:
             raise NotADirectoryError(f"cannot write a corpus under {parent}: {blocker} is a file")
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
+            self._tmp = make_staging_dir(self.out_dir)
         except OSError as exc:
             raise OSError(f"cannot write a corpus under {parent}: {exc.strerror or exc}") from exc
         (self._tmp / IMAGES_DIR).mkdir()
@@ -321,14 +349,7 @@ class CorpusWriter:
         )
         if self.out_dir.exists() and not self.overwrite:
             raise FileExistsError(f"{self.out_dir} appeared while the corpus was being written")
-        if self.out_dir.exists():
-            # Move the old corpus aside first so the swap is as short as the filesystem allows.
-            old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
-            os.replace(self.out_dir, old)
-            os.replace(tmp, self.out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, self.out_dir)
+        publish_dir(tmp, self.out_dir, replace=True)
         self._tmp = None
 
     def __exit__(

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
-from vrag_env.retrieval.base import Retriever, register_retriever, save_index_atomically
+from vrag_env.corpora.corpus import Corpus
+from vrag_env.retrieval.base import Retriever
 from vrag_env.types import ScoredPage
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ def tokenize(text: str, *, stopwords: bool = True, stem: bool = True) -> list[st
     return tokens
 
 
-@register_retriever("bm25")
 class BM25Retriever(Retriever):
     """BM25 over ``Page.text``.
 
@@ -96,6 +95,8 @@ class BM25Retriever(Retriever):
         >>> r.config()["name"]
         'bm25'
     """
+
+    name = "bm25"
 
     def __init__(
         self,
@@ -118,6 +119,7 @@ class BM25Retriever(Retriever):
         self._indices: np.ndarray | None = None
         self._indptr: np.ndarray | None = None
         self._vocab: dict[str, int] = {}
+        self._searchable = np.zeros(0, dtype=bool)
 
     def config(self) -> dict[str, Any]:
         """The settings that, with the corpus, determine the index."""
@@ -166,21 +168,45 @@ class BM25Retriever(Retriever):
             data.ndim != 1
             or indices.shape != data.shape
             or indptr.ndim != 1
-            or not vocab
-            or max(vocab.values()) >= n_terms
-            or min(vocab.values()) < 0
+            or n_terms < 0
+            or (vocab and (max(vocab.values()) >= n_terms or min(vocab.values()) < 0))
             or int(indptr[-1]) != len(data)
             or (len(indices) and int(indices.max()) >= len(page_ids))
         ):
             raise ValueError(f"index arrays do not match {len(page_ids)} page ids")
         self.page_ids, self._data, self._indices, self._indptr = page_ids, data, indices, indptr
         self._vocab = vocab
+        # Pages with at least one indexed term; the others (no text layer, or only stopwords) are
+        # never returned: they cannot match any query.
+        term_of_entry = np.repeat(np.arange(n_terms), np.diff(indptr))
+        indexed = np.isin(
+            term_of_entry, np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+        )
+        self._searchable = np.zeros(len(page_ids), dtype=bool)
+        self._searchable[indices[indexed]] = True
+
+    @property
+    def pages_without_text(self) -> list[str]:
+        """Ids of indexed pages without any searchable word (they never match a query)."""
+        return [p for p, ok in zip(self.page_ids, self._searchable, strict=True) if not ok]
+
+    def coverage_warning(self) -> str | None:
+        """A warning when some pages have no text and so can never be found by BM25."""
+        missing = len(self.pages_without_text)
+        if not missing:
+            return None
+        return (
+            f"{missing} of {len(self.page_ids)} pages have no text, so BM25 search never finds them; "
+            "add a text layer with `vrag ingest SOURCES --ocr auto --force` or search with a visual "
+            "retriever (retriever='colqwen2:<model>')"
+        )
 
     def search(self, query: str, k: int) -> list[ScoredPage]:
         """The ``k`` best pages by descending score.
 
         Ties keep corpus order; so does a query without any indexed term, which scores every
-        page 0. Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
+        page 0. Pages without any indexed word are never returned (fewer than ``k`` results, none
+        for a corpus without text). Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
         """
         if self._data is None or self._indices is None or self._indptr is None:
             raise RuntimeError("BM25Retriever.search() called before index() or load()")
@@ -196,7 +222,8 @@ class BM25Retriever(Retriever):
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
             np.add.at(scores, self._indices[lo:hi], self._data[lo:hi])
         # lexsort sorts by the last key first: descending score, then ascending corpus position.
-        order = np.lexsort((np.arange(n), -scores))[:k]
+        order = np.lexsort((np.arange(n), -scores))
+        order = order[self._searchable[order]][:k]
         return [ScoredPage(self.page_ids[i], float(scores[i])) for i in order]
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -244,52 +271,3 @@ class BM25Retriever(Retriever):
         except ValueError as exc:
             raise ValueError(f"{folder}: {exc}") from None
         return retriever
-
-    @classmethod
-    def load_or_build(cls, corpus: Corpus, **kwargs: Any) -> BM25Retriever:
-        """Load the index cached in ``corpus.index_dir("bm25")``, or build and cache it.
-
-        The cache holds a ``meta.json`` with the checksum of ``pages.jsonl`` and the retriever
-        config; an index whose meta does not match, or whose files are missing or garbled, is
-        rebuilt. The new index is written to a temporary sibling folder and renamed into place, so
-        readers never see a partial index. A read-only corpus folder only costs the caching.
-
-        Args:
-            corpus: The corpus to index.
-            **kwargs: Retriever settings (see :class:`BM25Retriever`).
-        """
-        fresh = cls(**kwargs)
-        folder = corpus.index_dir(fresh.name)
-        checksum = corpus.manifest.get("checksums", {}).get(PAGES) or sha256_file(
-            corpus.root / PAGES
-        )
-        expected = {
-            "corpus_checksum": checksum,
-            "num_pages": len(corpus.pages),
-            "config": fresh.config(),
-        }
-        meta_path = folder / META_FILE
-        if meta_path.exists():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                if meta == expected:
-                    loaded = cls.load(folder, **kwargs)
-                    if loaded.page_ids == corpus.page_ids:
-                        return loaded
-                    logger.warning(
-                        "bm25 index %s lists other pages than the corpus; rebuilding", folder
-                    )
-                else:
-                    logger.info(
-                        "bm25 index %s is stale (corpus or settings changed); rebuilding", folder
-                    )
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                logger.warning("bm25 index %s is unreadable (%s); rebuilding", folder, exc)
-        fresh.index(corpus)
-        try:
-            save_index_atomically(fresh, folder, expected)
-        except OSError as exc:
-            logger.warning(
-                "could not cache the bm25 index in %s (%s); using it in memory", folder, exc
-            )
-        return fresh

@@ -12,7 +12,6 @@ from typing import Any
 
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.retrieval.base import Retriever
-from vrag_env.retrieval.server import corpus_checksum
 from vrag_env.types import ScoredPage
 
 
@@ -69,10 +68,10 @@ class RemoteRetriever(Retriever):
     def index(self, corpus: Corpus) -> None:
         """Check that the service indexes ``corpus`` (nothing is built locally)."""
         self.health = self._request("/health")
-        if self.health.get("pages_checksum") != corpus_checksum(corpus):
+        if self.health.get("corpus_checksum") != corpus.checksum:
             raise ValueError(
                 f"the retriever service at {self.url} indexes corpus {self.health.get('corpus')!r}, "
-                f"which differs from the local corpus {corpus.root} (pages.jsonl checksums differ)"
+                f"which differs from the local corpus {corpus.root} (corpus checksums differ)"
             )
 
     def search(self, query: str, k: int) -> list[ScoredPage]:

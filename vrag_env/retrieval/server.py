@@ -1,4 +1,4 @@
-"""``vrag serve-retriever``: one retriever index shared by many env workers over HTTP.
+"""One retriever index shared by many env workers over HTTP.
 
 Env workers in other processes (vector envs, Ray actors, trainer rollouts) point at the service with
 ``gym.make("VRAG-v0", corpus=DIR, retriever="http://host:port")``; each still reads page images from
@@ -6,14 +6,13 @@ its own copy of the corpus folder, and the client checks that both sides hold th
 
 Protocol (JSON over HTTP, stdlib only):
 
-* ``GET /health`` → ``{"status": "ok", "corpus": name, "pages_checksum": sha256, "pages": n,
+* ``GET /health`` → ``{"status": "ok", "corpus": name, "corpus_checksum": sha256, "pages": n,
   "retriever": config}``
 * ``POST /search`` with ``{"query": str, "k": int}`` → ``{"results": [{"page_id": str, "score": float}]}``
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import threading
@@ -27,11 +26,6 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 MAX_K = 1000
-
-
-def corpus_checksum(corpus: Corpus) -> str:
-    """The checksum that identifies a corpus's pages (from its manifest)."""
-    return str(corpus.manifest.get("checksums", {}).get("pages.jsonl", ""))
 
 
 def make_server(
@@ -49,7 +43,7 @@ def make_server(
     health = {
         "status": "ok",
         "corpus": corpus.name,
-        "pages_checksum": corpus_checksum(corpus),
+        "corpus_checksum": corpus.checksum,
         "pages": len(corpus.pages),
         "retriever": retriever.config(),
     }
@@ -99,39 +93,3 @@ def make_server(
             logger.debug("%s %s", self.address_string(), format % args)
 
     return ThreadingHTTPServer((host, port), Handler)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``vrag serve-retriever`` options."""
-    parser.add_argument("--corpus", help="corpus folder (default: the built-in synthetic corpus)")
-    parser.add_argument(
-        "--synthetic", default="default", help="built-in corpus preset when --corpus is not given"
-    )
-    parser.add_argument("--retriever", default="bm25", help="retriever backend (default: bm25)")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)"
-    )
-    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted."""
-    from vrag_env.loading import load_corpus, load_retriever
-
-    corpus = load_corpus(args.corpus, args.synthetic)
-    retriever = load_retriever(args.retriever, corpus)
-    server = make_server(corpus, retriever, args.host, args.port)
-    host, port = server.server_address[:2]
-    logger.info(
-        "serving %s over %s (%d pages) at http://%s:%s",
-        args.retriever,
-        corpus.root,
-        len(corpus.pages),
-        host,
-        port,
-    )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0

@@ -141,8 +141,6 @@ def env_config(metadata: dict[str, Any]) -> VRAGConfig:
     """The :class:`VRAGConfig` a run used, from its results metadata."""
     import gymnasium as gym
 
-    import vrag_env  # noqa: F401 - registers the env ids
-
     env_id, kwargs, _ = _env_arguments(metadata)
     if "preset" not in kwargs and env_id in gym.registry:
         kwargs = {**gym.registry[env_id].kwargs, **kwargs}
@@ -220,8 +218,6 @@ def _episode(index: int, record: dict[str, Any]) -> Episode:
 def _replay(metadata: dict[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Recover the per-step fields of older results files by stepping their actions again."""
     import gymnasium as gym
-
-    import vrag_env  # noqa: F401 - registers the env ids
 
     env_id, kwargs, max_steps = _env_arguments(metadata)
     if max_steps is not None:

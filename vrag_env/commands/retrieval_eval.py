@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from vrag_env._atomic import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def evaluate(
     Raises:
         ValueError: For ``k < 1``, an unknown split or retriever, or a split without questions.
     """
-    from vrag_env import __version__
+    from vrag_env._version import __version__
     from vrag_env.loading import load_corpus, load_retriever
     from vrag_env.retrieval.metrics import rank_of_first_relevant, summarize
     from vrag_env.types import SPLITS
@@ -119,11 +120,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate(args.corpus, args.retriever, k=args.k, split=args.split)
     summary = results["summary"]
     if args.out is not None:
-        out = args.out.expanduser()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        out = write_json_atomic(args.out.expanduser(), results)
         logger.info("wrote %s", out)
     keys = ["recall@1", "recall@5", "recall@10", "ndcg@5", "mrr"]
     line = "  ".join(f"{key} {float(summary[key]):.4f}" for key in keys)
