@@ -12,12 +12,14 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "make_staging_dir",
     "publish_dir",
+    "remove_stale_staging",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
@@ -61,16 +63,69 @@ def write_json_atomic(
     sort_keys: bool = False,
     ensure_ascii: bool = False,
 ) -> Path:
-    """Write ``data`` as JSON (UTF-8, newline-terminated) to ``path`` atomically."""
+    """Write ``data`` as JSON (UTF-8, newline-terminated) to ``path`` atomically.
+
+    Text that UTF-8 cannot encode (lone surrogates, e.g. from an agent's output) is written with
+    JSON escapes instead of failing: the file is always written and always valid JSON.
+    """
     text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii) + "\n"
-    return write_text_atomic(path, text)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n"
+        raw = text.encode("utf-8")
+    return write_bytes_atomic(path, raw)
 
 
 def make_staging_dir(target: str | os.PathLike[str]) -> Path:
     """Create an empty temporary sibling folder of ``target`` to fill before :func:`publish_dir`."""
     out = Path(target)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_staging(target: str | os.PathLike[str], max_age_s: float = 6 * 3600) -> list[Path]:
+    """Delete temporary siblings of ``target`` left behind by writers that died.
+
+    A staging folder (``.NAME.tmp-PID-*``) is stale when its process no longer runs (this host), or
+    when it is older than ``max_age_s`` (folders from older versions without a PID, or from another
+    host sharing the filesystem). Folders moved aside by :func:`publish_dir` (``.NAME.old-*``) are
+    removed on the same rule.
+
+    Returns:
+        The folders removed.
+    """
+    out = Path(target)
+    removed: list[Path] = []
+    try:
+        siblings = list(out.parent.glob(f".{out.name}.*"))
+    except OSError:
+        return removed
+    now = time.time()
+    for path in siblings:
+        kind, _, rest = path.name[len(out.name) + 2 :].partition("-")
+        if kind not in ("tmp", "old") or not path.is_dir() or path.is_symlink():
+            continue
+        pid_text = rest.partition("-")[0]
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            continue
+        dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+        if dead or age > max_age_s:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def publish_dir(

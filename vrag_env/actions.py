@@ -38,6 +38,52 @@ MAX_ACTION_CHARS = 16_384
 """Longer action strings are rejected unparsed (a penalty, not a crash)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of arrays and objects accepted in an action's JSON."""
+
+MAX_INT_DIGITS = 64
+"""Longest integer literal accepted in an action's JSON (Python refuses > 4300 digits anyway)."""
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(literal)} digits (at most {MAX_INT_DIGITS})")
+    return int(literal)
+
+
+def _load_json(text: str) -> Any:
+    """``json.loads`` bounded in size, nesting depth and integer length.
+
+    Raises:
+        json.JSONDecodeError: For invalid or over-limit JSON (never another exception).
+    """
+    if len(text) > MAX_ACTION_CHARS:
+        raise json.JSONDecodeError(f"over {MAX_ACTION_CHARS} characters", text[:20], 0)
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_JSON_DEPTH:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", text[:20], 0)
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError, OverflowError, TypeError) as exc:
+        raise json.JSONDecodeError(str(exc)[:100], text[:20], 0) from None
+
+
 class ActionParseError(ValueError):
     """The action text does not follow the grammar. The episode goes on with a penalty."""
 
@@ -96,7 +142,7 @@ def _check_box(values: list[Any], what: str) -> BBox:
         raise ActionParseError(f"{what} needs 4 numbers [x1, y1, x2, y2], got {len(values)}")
     try:
         box = tuple(float(v) for v in values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ActionParseError(f"{what} must hold numbers, got {values!r:.80}") from exc
     if not all(math.isfinite(v) for v in box):
         raise ActionParseError(f"{what} has a non-finite coordinate: {list(box)}")
@@ -162,9 +208,16 @@ class ActionSet:
             )
         if not text.strip():
             raise ActionParseError("empty action; " + self._expected())
-        if self.dialect == "vrag":
-            return self._parse_vrag(text)
-        return self._parse_tool(text)
+        try:
+            if self.dialect == "vrag":
+                return self._parse_vrag(text)
+            return self._parse_tool(text)
+        except ActionParseError:
+            raise
+        except Exception as exc:  # last resort: malformed input never escapes as another error
+            raise ActionParseError(
+                f"the action could not be parsed ({type(exc).__name__}); " + self._expected()
+            ) from None
 
     def _expected(self) -> str:
         if self.dialect == "vrag":
@@ -199,7 +252,7 @@ class ActionSet:
     def _parse_pixel_box(self, content: str, tag: str) -> BBox:
         what = f"<{tag}>"
         try:
-            values = json.loads(content)
+            values = _load_json(content)
         except (json.JSONDecodeError, RecursionError):
             values = None
         if not isinstance(values, list):
@@ -218,7 +271,7 @@ class ActionSet:
             raise ActionParseError(
                 f"{what} is {len(content)} characters long; the limit is {limit}"
             )
-        return content
+        return valid_utf8(content)
 
     def _tool_payload(self, text: str) -> str:
         body = _THINK.sub(" ", text)
@@ -240,7 +293,7 @@ class ActionSet:
     def _parse_tool(self, text: str) -> Action:
         payload = self._tool_payload(text)
         try:
-            call = json.loads(payload)
+            call = _load_json(payload)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise ActionParseError(
                 f"the tool call is not valid JSON ({exc}); " + self._expected()
@@ -250,7 +303,7 @@ class ActionSet:
         name, args = call.get("name"), call.get("arguments", {})
         if isinstance(args, str):  # some servers send arguments as a JSON string
             try:
-                args = json.loads(args)
+                args = _load_json(args)
             except json.JSONDecodeError as exc:
                 raise ActionParseError(f'"arguments" is not valid JSON ({exc})') from None
         if not isinstance(args, dict):

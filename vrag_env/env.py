@@ -185,7 +185,9 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         from vrag_env.loading import load_corpus, load_retriever
 
         self.corpus: Corpus = load_corpus(self.config.corpus, self.config.synthetic)
-        self.retriever = load_retriever(self.config.retriever, self.corpus)
+        self.retriever = load_retriever(
+            self.config.retriever, self.corpus, self.config.retriever_options
+        )
         self.questions: list[Query] = self.corpus.split(self.config.split)
         if not self.questions:
             raise ValueError(
@@ -377,17 +379,19 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         )
 
     def _pick_question(self, options: dict[str, Any] | None) -> Query:
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options must be a dict, got {type(options).__name__}")
         if options:
-            unknown = sorted(set(options) - {"question_id"})
+            unknown = sorted(map(repr, set(options) - {"question_id"}))
             if unknown:
                 raise ValueError(
                     f"unknown reset option(s) {unknown}; the only option is 'question_id'"
                 )
             uid = options.get("question_id")
             if uid is not None:
-                if uid not in self.corpus.queries:
+                if not isinstance(uid, str) or uid not in self.corpus.queries:
                     raise ValueError(
-                        f"unknown question_id {uid!r} in corpus {self.corpus.root} "
+                        f"reset option: unknown question_id {uid!r:.80} in corpus {self.corpus.root} "
                         f"({len(self.corpus.queries)} questions, e.g. {self.questions[0].uid!r})"
                     )
                 return self.corpus.queries[uid]

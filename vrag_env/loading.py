@@ -7,10 +7,12 @@ the folder and its manifest checksum, so a rebuilt corpus is reloaded.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from vrag_env.corpora.corpus import Corpus, corpus_checksum
 from vrag_env.retrieval.base import Retriever, retriever_class
@@ -51,17 +53,18 @@ def load_corpus(corpus: str | os.PathLike[str] | None, synthetic: str = "default
         return _CORPORA[key]
 
 
-def load_retriever(name: str, corpus: Corpus) -> Retriever:
+def load_retriever(name: str, corpus: Corpus, options: dict[str, Any] | None = None) -> Retriever:
     """Load (or reuse) retriever ``name`` over ``corpus``, building and caching its index if needed.
 
     ``name`` is a registered backend (``"bm25"``, ...), ``"backend:model"`` for a model-based backend
     with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), or the URL of a
-    ``vrag serve-retriever`` service.
+    ``vrag serve-retriever`` service; ``options`` go to the service client (``timeout``,
+    ``retries``).
     """
-    key = (name, str(corpus.root), corpus.checksum)
+    key = (name, str(corpus.root), corpus.checksum, json.dumps(options or {}, sort_keys=True))
     with _LOCK:
         if key not in _RETRIEVERS:
-            retriever = _build_retriever(name, corpus)
+            retriever = _build_retriever(name, corpus, options or {})
             warning = retriever.coverage_warning()
             if warning:
                 logger.warning("corpus %s: %s", corpus.root, warning)
@@ -69,11 +72,21 @@ def load_retriever(name: str, corpus: Corpus) -> Retriever:
         return _RETRIEVERS[key]
 
 
-def _build_retriever(name: str, corpus: Corpus) -> Retriever:
+def _build_retriever(name: str, corpus: Corpus, options: dict[str, Any]) -> Retriever:
     if name.startswith(("http://", "https://")):
         from vrag_env.retrieval.client import RemoteRetriever
 
-        return RemoteRetriever(name, corpus)
+        unknown = sorted(set(options) - {"timeout", "retries"})
+        if unknown:
+            raise ValueError(
+                f"unknown retriever_options {unknown}; a retriever service takes timeout, retries"
+            )
+        return RemoteRetriever(name, corpus, **options)
+    if options:
+        raise ValueError(
+            f"retriever_options {sorted(options)} apply to a retriever service URL only, "
+            f"not to {name!r}"
+        )
     # "backend:model" picks a checkpoint for model-based backends, e.g. "colqwen2:/models/colqwen2".
     backend, sep, model = name.partition(":")
     return retriever_class(backend).load_or_build(corpus, **({"model": model} if sep else {}))

@@ -29,6 +29,9 @@ class VRAGConfig:
     """Retriever backend name (see ``vrag_env.retrieval.registered_retrievers()``) or the URL of a
     ``vrag serve-retriever`` service (``http://host:port``)."""
 
+    retriever_options: dict[str, Any] | None = None
+    """Options of a retriever service client (``{"timeout": seconds, "retries": n}``)."""
+
     dialect: str = "vrag"
     """Action dialect: ``"vrag"`` (VRAG-RL tags, pixel boxes) or ``"tool"`` (JSON tool calls)."""
 

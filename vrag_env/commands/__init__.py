@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "vrag_env.commands.retrieval_eval",
         "ViDoRe-style retrieval benchmark on a corpus",
     ),
+    "verify": (
+        "vrag_env.commands.verify",
+        "check a corpus folder against its manifest checksums (hashes every file)",
+    ),
     "serve-retriever": (
         "vrag_env.commands.serve_retriever",
         "serve a retriever over HTTP for many env workers",

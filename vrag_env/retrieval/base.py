@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from vrag_env._atomic import make_staging_dir, publish_dir
 from vrag_env._entry_points import lookup
 from vrag_env.corpora.corpus import Corpus
+from vrag_env.corpora.verify import sha256_file
 from vrag_env.types import ScoredPage
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ RETRIEVERS: dict[str, str | type[Retriever]] = {
 
 INDEX_META_FILE = "meta.json"
 """Written last into a cached index folder: what the index was built from (corpus checksum, settings)."""
+
+INDEX_FILES_KEY = "files"
+"""Key of ``meta.json`` with the SHA-256 of every other file of the index, checked before loading."""
+
+
+def _index_file_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` except ``meta.json`` (symlinks refused)."""
+    out: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            raise ValueError(f"{path}: an index may not contain symlinks")
+        if path.is_file() and path.name != INDEX_META_FILE:
+            out[path.relative_to(folder).as_posix()] = sha256_file(path)
+    return out
 
 
 class Retriever(ABC):
@@ -142,11 +157,22 @@ class Retriever(ABC):
             return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if {k: meta.get(k) for k in expected} != expected:
+            if not isinstance(meta, dict) or {k: meta.get(k) for k in expected} != expected:
                 logger.info("index %s is stale (corpus or settings changed); rebuilding", folder)
                 return None
+            # Every file is checked against its checksum before any of it is parsed.
+            if INDEX_FILES_KEY not in meta:
+                logger.info("index %s has no file checksums (older version); rebuilding", folder)
+                return None
+            if meta[INDEX_FILES_KEY] != _index_file_checksums(folder):
+                logger.warning(
+                    "index %s is unreadable or was modified (files differ from their checksums); "
+                    "rebuilding",
+                    folder,
+                )
+                return None
             loaded = cls.load(folder, **kwargs)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             logger.warning("index %s is unreadable (%s); rebuilding", folder, exc)
             return None
         if list(getattr(loaded, "page_ids", corpus.page_ids)) != corpus.page_ids:
@@ -208,6 +234,7 @@ def save_index_atomically(retriever: Retriever, folder: Path, meta: dict[str, An
     tmp = make_staging_dir(folder)
     try:
         retriever.save(tmp)
+        meta = {**meta, INDEX_FILES_KEY: _index_file_checksums(tmp)}
         (tmp / INDEX_META_FILE).write_text(
             json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
         )

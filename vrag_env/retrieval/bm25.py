@@ -163,17 +163,10 @@ class BM25Retriever(Retriever):
         indptr: np.ndarray,
         vocab: dict[str, int],
     ) -> None:
+        problem = _array_problem(page_ids, data, indices, indptr, vocab)
+        if problem:
+            raise ValueError(f"index arrays are invalid: {problem}")
         n_terms = len(indptr) - 1
-        if (
-            data.ndim != 1
-            or indices.shape != data.shape
-            or indptr.ndim != 1
-            or n_terms < 0
-            or (vocab and (max(vocab.values()) >= n_terms or min(vocab.values()) < 0))
-            or int(indptr[-1]) != len(data)
-            or (len(indices) and int(indices.max()) >= len(page_ids))
-        ):
-            raise ValueError(f"index arrays do not match {len(page_ids)} page ids")
         self.page_ids, self._data, self._indices, self._indptr = page_ids, data, indices, indptr
         self._vocab = vocab
         # Pages with at least one indexed term; the others (no text layer, or only stopwords) are
@@ -271,3 +264,33 @@ class BM25Retriever(Retriever):
         except ValueError as exc:
             raise ValueError(f"{folder}: {exc}") from None
         return retriever
+
+
+MAX_ABS_SCORE = 1e6
+"""Larger per-term BM25 scores only come from a damaged index (real ones are below ~100)."""
+
+
+def _array_problem(
+    page_ids: list[str],
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    vocab: dict[str, int],
+) -> str | None:
+    """What is wrong with a term-by-page CSC matrix and its vocabulary (``None``: nothing)."""
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or indices.shape != data.shape:
+        return f"shapes data {data.shape}, indices {indices.shape}, indptr {indptr.shape}"
+    if data.dtype.kind != "f" or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        return f"dtypes data {data.dtype}, indices {indices.dtype}, indptr {indptr.dtype}"
+    if len(indptr) < 1 or int(indptr[0]) != 0 or int(indptr[-1]) != len(data):
+        return "indptr must start at 0 and end at len(data)"
+    if np.any(np.diff(indptr) < 0):
+        return "indptr is not monotonic"
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= len(page_ids)):
+        return f"page indices outside 0..{len(page_ids) - 1}"
+    if not np.all(np.isfinite(data)) or (len(data) and float(np.abs(data).max()) > MAX_ABS_SCORE):
+        return "scores that are not finite or out of range"
+    ids = list(vocab.values())
+    if ids and (min(ids) < 0 or max(ids) >= len(indptr) - 1 or len(set(ids)) != len(ids)):
+        return "vocabulary ids out of range or repeated"
+    return None
