@@ -16,6 +16,7 @@ leaderboard (:mod:`benchmarks.verify`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -49,12 +50,23 @@ __all__ = [
     "write_results",
 ]
 
+logger = logging.getLogger(__name__)
+
 MAX_RECORDED_ACTION_CHARS = 2000
 
 
 def select_questions(env: gym.Env[Any, Any], episodes: int, seed: int) -> list[str]:
     """``episodes`` question ids of the env's split, a seeded permutation (cycled if needed)."""
     questions = [q.uid for q in env.unwrapped.questions]  # type: ignore[attr-defined]
+    if episodes > len(questions):
+        logger.warning(
+            "%d episodes but only %d questions in the split: %d questions are asked more than "
+            "once; pass --episodes %d to ask each question once",
+            episodes,
+            len(questions),
+            episodes - len(questions),
+            len(questions),
+        )
     order = np.random.default_rng(seed).permutation(len(questions))
     return [questions[int(order[i % len(order)])] for i in range(episodes)]
 

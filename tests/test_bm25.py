@@ -64,10 +64,12 @@ def test_ranking_and_ties(tmp_path: Path) -> None:
     # d_1 and d_4 have identical text: equal scores, corpus order.
     ties = r.search("wind storage", 2)
     assert [h.page_id for h in ties] == ["d_1", "d_4"] and ties[0].score == ties[1].score > 0
+    # A query that matches nothing returns nothing (not pages in corpus order).
     for blank in ("", "   ", "the of ?!", "zzz unknownword"):
-        hits = r.search(blank, 3)
-        assert [h.page_id for h in hits] == ["d_1", "d_2", "d_3"]
-        assert all(h.score == 0.0 for h in hits)
+        assert r.search(blank, 3) == []
+    # A partial match lists the matching pages first, then the others in corpus order.
+    partial = r.search("storage", 4)
+    assert [h.page_id for h in partial] == ["d_1", "d_4", "d_2", "d_3"]
     assert len(r.search("solar", 10)) == 4
     assert r.search("solar", 0) == []
     with pytest.raises(ValueError):

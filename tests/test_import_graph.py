@@ -19,6 +19,7 @@ PACKAGES = ("vrag_env", "agents", "benchmarks")
 # Layers of vrag_env, lowest first. A module may import modules of its own layer or below.
 GROUND = {
     "testing",
+    "text",
     "types",
     "spaces",
     "actions",

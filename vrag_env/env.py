@@ -324,6 +324,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         # The top len(shown)+1 results always hold at least one page not shown yet.
         shown = set(ep.shown)
         results = self.retriever.search(query, min(n_pages, len(ep.shown) + 1))
+        if not results:  # e.g. BM25: none of the query's words occurs in any page
+            raise IllegalActionError(f"no page matches {query!r}; search with other words")
         fresh = [r for r in results if r.page_id not in shown]
         if not fresh:
             raise IllegalActionError("the search returned no page that has not been shown")

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Without ``-v``: this project's INFO lines and everyone's warnings, nothing else."""
+    own = record.name.partition(".")[0] in ("vrag_env", "agents", "benchmarks", "root")
+    return record.levelno >= (logging.INFO if own else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vrag`` console script."""
     parser = build_parser()
@@ -80,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # other libraries (bm25s logs DEBUG lines) speak only to warn
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_libraries)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

@@ -5,10 +5,10 @@ A corpus is a folder::
     manifest.json      format version, name, how it was built, counts and checksums
     pages.jsonl        one :class:`~vrag_env.types.Page` record per line
     queries.jsonl      one :class:`~vrag_env.types.Query` record per line
-    pages/             page images (``{page_id}.png``, RGB or greyscale)
+    pages/             page images (``{page_id}.png``, RGB or greyscale; ``.jpg`` for JPEGs kept as given)
     index/             retriever indexes, built on first use (see :mod:`vrag_env.retrieval`)
 
-Everything is JSON or PNG: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
+Everything is JSON, PNG or a JPEG kept as given: nothing is unpickled on load. :class:`CorpusWriter` builds a corpus in a
 temporary sibling folder and renames it into place only when everything was written, so an interrupted
 or failed build never leaves a half corpus behind.
 """
@@ -366,7 +366,14 @@ class CorpusWriter:
             raise RuntimeError("CorpusWriter is used outside its `with` block")
         return self._tmp
 
-    def add_page(self, page: Page, image: Image.Image | None = None, *, png_level: int = 1) -> Page:
+    def add_page(
+        self,
+        page: Page,
+        image: Image.Image | None = None,
+        *,
+        png_level: int = 1,
+        suffix: str = ".png",
+    ) -> Page:
         """Add a page and save its image as ``pages/{page_id}.png``.
 
         Args:
@@ -375,6 +382,8 @@ class CorpusWriter:
             image: The page image. ``None`` when the file was already put at
                 ``tmp_dir / "pages" / f"{page_id}.png"`` by the caller.
             png_level: zlib level for the PNG (1 is fast, 9 small).
+            suffix: The file suffix of an image the caller put in place (``".jpg"`` for a JPEG
+                kept as it was given).
 
         Returns:
             The stored record.
@@ -387,7 +396,7 @@ class CorpusWriter:
                 f"duplicate page id {page.page_id!r}: page ids are '{{file_stem}}_{{page}}' and must "
                 "be unique; rename one of the source files"
             )
-        rel = f"{IMAGES_DIR}/{page.page_id}.png"
+        rel = f"{IMAGES_DIR}/{page.page_id}{suffix if image is None else '.png'}"
         width, height = page.width, page.height
         if image is not None:
             image.save(self.tmp_dir / rel, format="PNG", compress_level=png_level)

@@ -24,6 +24,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -377,6 +378,7 @@ class _Done:
     words: tuple[Word, ...]
     ocr_used: bool
     ocr_seconds: float
+    suffix: str = ".png"
 
 
 def storage_image(image: Image.Image) -> Image.Image:
@@ -391,6 +393,25 @@ def storage_image(image: Image.Image) -> Image.Image:
     if ImageChops.difference(red, green).getbbox() or ImageChops.difference(green, blue).getbbox():
         return image
     return red
+
+
+KEPT_FORMATS = {"JPEG": ".jpg"}
+"""Source encodings stored as they are (format -> page file suffix); everything else becomes PNG."""
+
+
+def keeps_encoding(path: Path) -> str | None:
+    """The page file suffix if ``path`` can be stored unchanged, else ``None`` (convert to PNG).
+
+    A JPEG in RGB or greyscale is kept byte for byte: readers decode it to the same pixels the
+    text layer was made from, and re-encoding it as PNG would triple its size. Other modes (CMYK,
+    say) need a conversion.
+    """
+    try:
+        with Image.open(path) as img:
+            suffix = KEPT_FORMATS.get(img.format or "")
+            return suffix if suffix and img.mode in ("RGB", "L") else None
+    except (OSError, ValueError):
+        return None
 
 
 def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
@@ -408,6 +429,10 @@ def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
         t0 = time.perf_counter()
         words = tuple(ocr_image(item.image))
         seconds = time.perf_counter() - t0
+    suffix = keeps_encoding(item.file) if item.file is not None else None
+    if suffix is not None and item.file is not None:
+        shutil.copyfile(item.file, png_path.with_suffix(suffix))
+        return _Done(item, words or (), ocr_used, seconds, suffix)
     storage_image(item.image).save(png_path, format="PNG", compress_level=1)
     return _Done(item, words or (), ocr_used, seconds)
 
@@ -455,7 +480,8 @@ def _write_pages(
                 words=done.words,
                 kind=item.kind,
                 meta={**item.meta, "text": _text_origin(done.ocr_used, done.words)},
-            )
+            ),
+            suffix=done.suffix,
         )
         written.add(page_id)
         if page_id in keep_words:

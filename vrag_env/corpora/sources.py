@@ -156,6 +156,9 @@ class PageInput:
             (images always need OCR).
         kind: What the page shows, if the source knows.
         meta: JSON metadata stored with the page.
+        file: A single-image source file whose bytes may be stored as the page image unchanged
+            (a JPEG stays a JPEG: see :func:`~vrag_env.corpora.ingest.keeps_encoding`), or
+            ``None``.
     """
 
     doc: str
@@ -164,6 +167,7 @@ class PageInput:
     words: tuple[Word, ...] | None
     kind: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    file: Path | None = None
 
 
 class Source(ABC):
@@ -349,4 +353,7 @@ class FileSource(Source):
             else:
                 for page in d.pages:
                     image = load_image(d.path, str(d.path), frame=page - 1)
-                    yield PageInput(d.doc, page, image, None, meta={"source": d.path.name})
+                    file = d.path if len(d.pages) == 1 else None
+                    yield PageInput(
+                        d.doc, page, image, None, meta={"source": d.path.name}, file=file
+                    )

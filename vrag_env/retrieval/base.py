@@ -30,6 +30,7 @@ RETRIEVERS: dict[str, str | type[Retriever]] = {
     "colqwen2.5": "vrag_env.retrieval.colpali:ColQwen25Retriever",
     "colpali": "vrag_env.retrieval.colpali:ColPaliGemmaRetriever",
     "colsmol": "vrag_env.retrieval.colpali:ColSmolRetriever",
+    "hybrid": "vrag_env.retrieval.hybrid:HybridRetriever",
 }
 """The retriever registry: ``name -> "module:Class"`` (modules are imported on first use)."""
 

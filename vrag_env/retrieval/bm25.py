@@ -1,10 +1,12 @@
 """BM25 over the pages' text layer: the default, CPU-only, deterministic retriever.
 
-Scoring uses the ``bm25s`` package (Lucene's BM25 variant by default); tokenisation is ours, so it is
-stable and dependency-free: lower-case, split on anything that is not a letter or digit, but keep
-numbers with decimal and thousands separators whole (``12.4``, ``1,234.5``), because financial
-questions hinge on them. A small English stopword list is dropped, and an optional "S-stemmer"
-(Harman 1991: the three plural rules) conflates ``revenue``/``revenues``.
+Scoring uses the ``bm25s`` package (Lucene's BM25 variant by default); tokenisation is ours
+(:func:`vrag_env.text.tokenize`), so it is stable and dependency-free: NFKC and case folding, scripts
+kept apart, CJK runs as character unigrams and bigrams, Latin words split on anything that is not a
+letter or digit but numbers kept whole with their separators (``12.4``, ``1,234.5``), an English
+stopword list and an optional "S-stemmer" (Harman 1991) that conflates ``revenue``/``revenues``.
+The tokenizer's version is part of the index config, so an index built by an older tokenizer is
+rebuilt.
 
 The index persists as ``.npy`` arrays (the term-by-page score matrix in CSC form) and JSON, read with
 ``allow_pickle=False``: loading never unpickles anything. Loading and searching use numpy only, so an
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +25,12 @@ import numpy as np
 
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.retrieval.base import Retriever
+from vrag_env.text import STOPWORDS, TOKENIZER_VERSION, s_stem, tokenize
 from vrag_env.types import ScoredPage
 
+__all__ = ["STOPWORDS", "TOKENIZER_VERSION", "BM25Retriever", "s_stem", "tokenize"]
+
 logger = logging.getLogger(__name__)
-
-TOKENIZER_VERSION = 2
-"""Bump when tokenisation changes, so cached indexes are rebuilt."""
-
-STOPWORDS = frozenset(
-    """a an and are as at be been by did do does for from had has have how in into is it its of on
-    or s than that the their there these this those to was were what when where which who whom
-    whose why will with""".split()
-)
-"""Function words that carry no topic (question words included: every query has one)."""
-
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 
 SCORING_METHODS = ("lucene", "robertson", "atire")
 """bm25s variants whose scores are a plain sum over query terms (no per-page constant shift)."""
@@ -47,37 +39,6 @@ CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 PAGE_IDS_FILE = "page_ids.json"
 META_FILE = "meta.json"
-
-
-def s_stem(token: str) -> str:
-    """Harman's S-stemmer: ``-ies -> -y``, ``-es -> -e``, ``-s -> ''`` with the usual exceptions.
-
-    >>> [s_stem(t) for t in ["companies", "revenues", "sales", "glass", "bus", "series"]]
-    ['company', 'revenue', 'sale', 'glass', 'bus', 'sery']
-    """
-    if len(token) <= 3 or token[-1] != "s" or token[0].isdigit():
-        return token
-    if token.endswith("ies") and not token.endswith(("eies", "aies")):
-        return token[:-3] + "y"
-    if token.endswith("es") and not token.endswith(("aes", "ees", "oes")):
-        return token[:-1]
-    if not token.endswith(("us", "ss")):
-        return token[:-1]
-    return token
-
-
-def tokenize(text: str, *, stopwords: bool = True, stem: bool = True) -> list[str]:
-    """Split ``text`` into index terms.
-
-    >>> tokenize("Aurora's Q3 revenue rose 12.4% to USD 1,234.5 million.")
-    ['aurora', 'q3', 'revenue', 'rose', '12.4', 'usd', '1,234.5', 'million']
-    """
-    tokens = _TOKEN.findall(text.lower())
-    if stopwords:
-        tokens = [t for t in tokens if t not in STOPWORDS]
-    if stem:
-        tokens = [s_stem(t) for t in tokens]
-    return tokens
 
 
 class BM25Retriever(Retriever):
@@ -197,9 +158,11 @@ class BM25Retriever(Retriever):
     def search(self, query: str, k: int) -> list[ScoredPage]:
         """The ``k`` best pages by descending score.
 
-        Ties keep corpus order; so does a query without any indexed term, which scores every
-        page 0. Pages without any indexed word are never returned (fewer than ``k`` results, none
-        for a corpus without text). Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
+        Ties keep corpus order. A query that matches no page at all (none of its terms occurs in
+        the corpus) returns an empty list, so callers can say so rather than show arbitrary pages;
+        when some pages match, the non-matching ones follow them in corpus order. Pages without any
+        indexed word are never returned (fewer than ``k`` results, none for a corpus without
+        text). Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
         """
         if self._data is None or self._indices is None or self._indptr is None:
             raise RuntimeError("BM25Retriever.search() called before index() or load()")
@@ -207,13 +170,17 @@ class BM25Retriever(Retriever):
             raise ValueError(f"k must be >= 0, got {k}")
         n = len(self.page_ids)
         scores = np.zeros(n, dtype=np.float64)
+        matched = False
         # A repeated query term counts once per occurrence (as bm25s' own scorer does).
         for term in self._tokens(query):
             tid = self._vocab.get(term)
             if tid is None:
                 continue
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
+            matched = matched or hi > lo
             np.add.at(scores, self._indices[lo:hi], self._data[lo:hi])
+        if not matched:
+            return []
         # lexsort sorts by the last key first: descending score, then ascending corpus position.
         order = np.lexsort((np.arange(n), -scores))
         order = order[self._searchable[order]][:k]
