@@ -28,6 +28,7 @@ GROUND = {
     "judge",
     "answer_accuracy",
     "answer_metrics",
+    "reading",
     "_atomic",
     "_entry_points",
     "_version",

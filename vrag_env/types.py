@@ -4,10 +4,18 @@ Coordinate frames (one place to look them up):
 
 * **Page pixels**: ``(x1, y1, x2, y2)`` in pixels of the full-resolution page image, origin top-left.
   Word boxes, evidence boxes, ``info["view_box"]`` and everything stored in a corpus use this frame.
-* **View pixels**: pixels of the observation ``image`` array (the letterboxed view). The ``vrag`` action
-  dialect's ``<bbox>`` uses this frame, as the released VRAG-RL checkpoints do.
+* **View pixels**: pixels of the observation ``image`` array. Views are drawn at its top-left corner,
+  so view pixels are pixels of the view itself (no offset); the content covers
+  ``info["view"]["content_box"]`` and the rest of the canvas is padding. Every agent-side crop box
+  (:class:`vrag_env.actions.Crop`) is in this frame, whatever the dialect; the ``vrag`` dialect's
+  ``<bbox>`` uses it directly, as the released VRAG-RL checkpoints do.
 * **Normalised view**: fractions ``0..1`` of the observation image's width and height (view pixels
-  divided by the view size). The ``tool`` action dialect's ``crop`` uses this frame.
+  divided by the view size). Only the ``tool`` dialect's text uses it: the action set converts it
+  to view pixels when it parses and back when it formats.
+
+Every box is ``(x1, y1, x2, y2)``, ``content_box`` included.
+:meth:`vrag_env.rendering.ViewTransform.from_info` rebuilds the view-to-page mapping from
+``info["view"]``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ pages and regions (and the replay is checked against the recorded action kinds).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,7 @@ from typing import Any
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.loading import load_corpus
 from vrag_env.presets import VRAGConfig, resolve_config
+from vrag_env.rendering import canvas_size
 from vrag_env.types import BBox, PageId
 
 STEP_FIELDS = ("view_pages", "view_regions", "feedback", "rewards")
@@ -102,6 +104,19 @@ class Run:
     config: VRAGConfig
     corpus: Corpus
     episodes: list[Episode]
+
+    @functools.cached_property
+    def view_size(self) -> tuple[int, int]:
+        """The observation canvas ``(height, width)`` of the run, as the env computed it."""
+        if self.config.view_size is not None:
+            return tuple(self.config.view_size)  # type: ignore[return-value]
+        return canvas_size(
+            ((p.width, p.height) for p in self.corpus.pages.values()),
+            self.config.geometry,
+            self.config.max_view_pixels,
+            self.config.max_zoom,
+            self.config.min_view_pixels,
+        )
 
     @property
     def title(self) -> str:
