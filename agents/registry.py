@@ -17,6 +17,8 @@ BUILTIN_AGENTS: dict[str, str] = {
     "ppo": "agents.ppo_agent:PPOAgent",
     "vlm": "agents.vlm.agent:VLMAgent",
     "grpo": "agents.vlm.agent:GRPOAgent",
+    "prior": "agents.prior:PriorAgent",
+    "no-search": "agents.no_search:NoSearchAgent",
 }
 
 

@@ -196,6 +196,8 @@ class Query:
         query_type: ``"single-hop"`` or ``"multi-hop"`` (or a dataset's own label).
         evidence: Gold answer locations, when known (the built-in corpus always knows them).
         small_print: Whether the answer is illegible in an unzoomed view (``None`` if unknown).
+        needs_zoom: Measured by OCR: the evidence is not read on the whole-page view and is read on
+            the oracle's crop (``None`` if not measured; see :mod:`vrag_env.corpora.legibility`).
         meta: Free-form JSON metadata (template id, source dataset, ...).
     """
 
@@ -208,6 +210,7 @@ class Query:
     query_type: str = ""
     evidence: tuple[Evidence, ...] = ()
     small_print: bool | None = None
+    needs_zoom: bool | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -222,6 +225,7 @@ class Query:
             "query_type": self.query_type,
             "evidence": [e.to_json() for e in self.evidence],
             "small_print": self.small_print,
+            "needs_zoom": self.needs_zoom,
             "meta": self.meta,
         }
 
@@ -255,6 +259,7 @@ class Query:
                 for i, e in enumerate(record.get("evidence") or [])
             ),
             small_print=None if small is None else bool(small),
+            needs_zoom=None if record.get("needs_zoom") is None else bool(record["needs_zoom"]),
             meta=dict(record.get("meta") or {}),
         )
 
