@@ -12,8 +12,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
 from vrag_env.actions import ActionSet, Answer
+
+from .base import Agent
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?%?")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")

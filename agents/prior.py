@@ -20,8 +20,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
 from vrag_env.actions import ActionSet, Answer
+
+from .base import Agent
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 

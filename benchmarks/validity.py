@@ -30,9 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.no_search import guess_from_question
-from agents.prior import PriorAgent
 from vrag_env import rewards
+from vrag_env._entry_points import load_entry_point
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.corpora.legibility import Legibility, LegibilityMeter
 from vrag_env.types import Query
@@ -64,10 +63,13 @@ def bm25_recall(corpus: Corpus, queries: Sequence[Query]) -> dict[str, float]:
 
 def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
     """Accuracy of the ``prior`` and ``no-search`` floors (step-1 answers, computed directly)."""
+    # Agents sit beside the benchmarks: resolve them by entry point (a wheel bundles them).
+    prior_cls = load_entry_point("agents.prior:PriorAgent")
+    guess_from_question = load_entry_point("agents.no_search:guess_from_question")
     name, metric = accuracy_metric()
     train = [(q.question, q.answers[0]) for q in corpus.split("train")]
-    prior = PriorAgent.__new__(PriorAgent)
-    PriorAgent.__init__(prior, None, train)  # type: ignore[arg-type] # no env: answers only
+    prior = prior_cls.__new__(prior_cls)
+    prior_cls.__init__(prior, None, train)  # type: ignore[arg-type] # no env: answers only
     acc_prior = sum(metric(prior.guess(q.question), q.answers) for q in queries)
     acc_blind = sum(metric(guess_from_question(q.question), q.answers) for q in queries)
     n = max(1, len(queries))
@@ -220,11 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from benchmarks.specs import get_benchmark
     from vrag_env.corpora.synthetic import builtin_corpus
     from vrag_env.corpora.synthetic.config import resolve_config
     from vrag_env.corpora.synthetic.labels import store_needs_zoom_labels
     from vrag_env.loading import load_corpus
+
+    from .specs import get_benchmark
 
     bench = get_benchmark(args.benchmark)
     preset = bench.corpus.synthetic
