@@ -12,7 +12,7 @@ Per question (all from the observation image; nothing privileged):
    title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
 4. **Read the zoomed view** (the same two passes, with a larger budget) and **extract the answer
    span**: the shared extractor
-   :func:`vrag_env.wrappers.rank_candidates` scores numbers, dates, names and codes by how well their
+   :func:`vrag_env.reading.rank_candidates` scores numbers, dates, names and codes by how well their
    context (row label, column header, the words around them, the section title) matches the question
    and whether their kind fits it ("how many" wants a number, "who" a name).
 5. **Answer**. Questions about a change between two years (``... between 2021 and 2022``) are split
@@ -31,11 +31,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent
-from agents.ocr import OCRReader, TextBox, get_reader
 from vrag_env.actions import ActionSet, Answer, Crop, Search
-from vrag_env.types import BBox
-from vrag_env.wrappers import (
+from vrag_env.reading import (
     Candidate,
     QuestionAnalysis,
     Segment,
@@ -45,6 +42,11 @@ from vrag_env.wrappers import (
     matched_terms,
     rank_candidates,
 )
+from vrag_env.rendering import ViewTransform
+from vrag_env.types import BBox
+
+from .base import Agent
+from .ocr import OCRReader, TextBox, get_reader
 
 _TWO_YEARS = re.compile(
     r"\bbetween (?P<a>(?:19|20)\d\d) and (?P<b>(?:19|20)\d\d)\b"
@@ -113,7 +115,7 @@ class HeuristicAgent(Agent):
 
     def config(self) -> dict[str, Any]:
         """Search budget, page-acceptance threshold, dialect and OCR engine."""
-        from agents.ocr import ocr_version
+        from .ocr import ocr_version
 
         return {
             "max_searches": self.max_searches,
@@ -163,17 +165,13 @@ class HeuristicAgent(Agent):
         if region is None:
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
-        return self._format(Crop(region, "view"))
+        return self._format(Crop(region))
 
     def _search(self, lookup: _Lookup) -> str:
         lookup.searches += 1
         return self._format(Search(lookup.question[: self.action_set.max_query_chars]))
 
     def _format(self, action: Answer | Crop | Search) -> str:
-        if isinstance(action, Crop) and self.action_set.dialect == "tool":
-            height, width = self.action_set.view_size
-            x1, y1, x2, y2 = action.box
-            action = Crop((x1 / width, y1 / height, x2 / width, y2 / height), "normalized")
         return self.action_set.format(action)
 
     def _final_answer(self) -> str:
@@ -280,8 +278,7 @@ class HeuristicAgent(Agent):
         """
         if not segments:
             return None
-        ox, oy, cw, ch = view["content_box"]
-        content = (float(ox), float(oy), float(ox + cw), float(oy + ch))
+        content = ViewTransform.from_info(view).content_box
         rows = group_rows(segments)
         scored = [
             (match_score(qa, seg.text), -seg.box[1], r, seg)

@@ -16,11 +16,13 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
 from vrag_env.actions import ActionSet, Answer, Crop, Search
 from vrag_env.corpora.corpus import Corpus
+from vrag_env.rendering import ViewTransform
 from vrag_env.retrieval.base import Retriever
 from vrag_env.types import BBox, PageId, Query
+
+from .base import Agent
 
 
 class OracleAgent(Agent):
@@ -153,7 +155,7 @@ class OracleAgent(Agent):
         A zoomed table cell is only useful with its row label in view. The widening stops where
         the evidence would fall below 1.5x the legibility threshold in a view of this width.
         """
-        from vrag_env.rendering import DEFAULT_VIEW_SIZE, LEGIBLE_PX
+        from vrag_env.rendering import LEGIBLE_PX
 
         x1, y1, x2, y2 = box
         line = [
@@ -161,7 +163,7 @@ class OracleAgent(Agent):
         ]
         if not line:
             return box
-        max_width = DEFAULT_VIEW_SIZE[1] * (y2 - y1) / (1.5 * LEGIBLE_PX) - 2 * self.context
+        max_width = self.action_set.view_size[1] * (y2 - y1) / (1.5 * LEGIBLE_PX) - 2 * self.context
         return (
             (max(min(b[0] for b in line), x2 - max_width, 0.0), y1, x2, y2)
             if max_width > x2 - x1
@@ -169,28 +171,10 @@ class OracleAgent(Agent):
         )
 
     def _crop_action(self, box: BBox, view: dict[str, Any]) -> Crop:
-        rx1, ry1, rx2, ry2 = view["region"]
+        transform = ViewTransform.from_info(view)
+        rx1, ry1, rx2, ry2 = transform.region
         c = self.context
         # Keep some context around the evidence, inside the region currently shown.
         x1, y1 = max(rx1, box[0] - c), max(ry1, box[1] - c / 2)
         x2, y2 = min(rx2, box[2] + c), min(ry2, box[3] + c / 2)
-        scale = view["scale"]
-        ox, oy, cw, ch = view["content_box"]
-        vx1, vy1 = ox + (x1 - rx1) * scale, oy + (y1 - ry1) * scale
-        vx2, vy2 = ox + (x2 - rx1) * scale, oy + (y2 - ry1) * scale
-        # Round outwards so the evidence stays inside after the dialect's number formatting.
-        box = (
-            max(float(ox), math.floor(vx1)),
-            max(float(oy), math.floor(vy1)),
-            min(float(ox + cw), math.ceil(vx2)),
-            min(float(oy + ch), math.ceil(vy2)),
-        )
-        if self.action_set.dialect == "tool":
-            height, width = self.action_set.view_size
-            fx1, fy1 = (
-                math.floor(box[0] / width * 1e4) / 1e4,
-                math.floor(box[1] / height * 1e4) / 1e4,
-            )
-            fx2, fy2 = math.ceil(box[2] / width * 1e4) / 1e4, math.ceil(box[3] / height * 1e4) / 1e4
-            return Crop((fx1, fy1, min(fx2, 1.0), min(fy2, 1.0)), "normalized")
-        return Crop(box, "view")
+        return Crop(transform.crop_box((x1, y1, x2, y2)))

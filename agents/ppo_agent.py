@@ -6,7 +6,12 @@ from ``(observation, info)`` and to translate the chosen macro-action into the e
 
 The policy comes from ``policy`` (a path), else from the default location written by
 ``agents/sb3_ppo.py`` (``runs/ppo/policy.zip``). When there is none, the agent first trains one with
-the training script's default small budget and says so in the log. ``untrained=True`` builds the
+the training script's default small budget and says so in the log.
+
+Security: stable-baselines3 saves a policy as a zip whose ``data`` entry holds cloudpickled objects,
+and ``PPO.load`` unpickles them, which can run arbitrary code. Load only policies you trained
+yourself or otherwise trust. A policy file inside a corpus folder (corpora come from strangers) is
+refused before it is opened. ``untrained=True`` builds the
 policy as initialised before training (same seed and architecture): the baseline that training must
 beat, reported on the leaderboard as ``ppo-untrained``.
 """
@@ -21,7 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
+from .base import Agent
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,24 @@ def _sha256(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _refuse_policy_inside_a_corpus(path: Path) -> None:
+    """Refuse a policy file that lies inside a corpus folder (``PPO.load`` unpickles it).
+
+    Raises:
+        ValueError: Naming the corpus folder.
+    """
+    from vrag_env.corpora.corpus import is_corpus
+
+    real = path.resolve()
+    for folder in real.parents:
+        if is_corpus(folder):
+            raise ValueError(
+                f"refusing to load the PPO policy {path}: it lies inside the corpus folder {folder}, "
+                "and loading a stable-baselines3 policy unpickles it (arbitrary code). Load only "
+                "policies you trained or trust, from outside corpus folders"
+            )
 
 
 class PPOAgent(Agent):
@@ -82,9 +105,10 @@ class PPOAgent(Agent):
     # ------------------------------------------------------------------ policy
 
     def _resolve(self, policy: str | None, train_if_missing: bool) -> Path:
-        from agents.sb3_ppo import DEFAULT_POLICY
+        from .sb3_ppo import DEFAULT_POLICY
 
         path = Path(policy) if policy else DEFAULT_POLICY
+        _refuse_policy_inside_a_corpus(path)
         if path.is_file():
             return path
         if policy:
@@ -96,7 +120,7 @@ class PPOAgent(Agent):
                 f"no PPO policy at the default location {path}; train one with "
                 "`uv run python agents/sb3_ppo.py` or pass --policy PATH"
             )
-        from agents.sb3_ppo import Args, train
+        from .sb3_ppo import Args, train
 
         args = Args(policy_path=str(path))
         logger.warning(
@@ -108,6 +132,7 @@ class PPOAgent(Agent):
         return train(args)
 
     def _load(self, path: Path) -> Any:
+        _refuse_policy_inside_a_corpus(path)
         import torch
         from stable_baselines3 import PPO
 
@@ -122,7 +147,7 @@ class PPOAgent(Agent):
     def _initial_model(self) -> Any:
         from stable_baselines3.common.vec_env import DummyVecEnv
 
-        from agents.sb3_ppo import Args, make_model
+        from .sb3_ppo import Args, make_model
 
         args = Args(seed=self.seed)
         vec_env = DummyVecEnv([lambda: self.wrapper])

@@ -11,8 +11,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent
 from vrag_env.actions import ActionSet
+
+from .base import Agent
 
 
 class RandomAgent(Agent):

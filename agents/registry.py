@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Agent
+from vrag_env._entry_points import lookup
+
+from .base import Agent
 
 BUILTIN_AGENTS: dict[str, str] = {
     "random": "agents.random_agent:RandomAgent",
@@ -16,6 +17,8 @@ BUILTIN_AGENTS: dict[str, str] = {
     "ppo": "agents.ppo_agent:PPOAgent",
     "vlm": "agents.vlm.agent:VLMAgent",
     "grpo": "agents.vlm.agent:GRPOAgent",
+    "prior": "agents.prior:PriorAgent",
+    "no-search": "agents.no_search:NoSearchAgent",
 }
 
 
@@ -25,20 +28,9 @@ def resolve_agent_class(spec: str) -> type[Agent]:
     Raises:
         ValueError: For an unknown name or a path that does not name an :class:`Agent` subclass.
     """
-    target = BUILTIN_AGENTS.get(spec, spec)
-    if ":" not in target:
-        raise ValueError(
-            f"unknown agent {spec!r}. Built-in agents: {sorted(BUILTIN_AGENTS)}; "
-            "or give your own as 'module:Class'"
-        )
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise ValueError(f"cannot import agent module {module_name!r} for {spec!r}: {exc}") from exc
-    cls = getattr(module, attr, None)
+    cls = lookup(BUILTIN_AGENTS, spec, "agent", allow_path=True)
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
-        raise ValueError(f"{target!r} is not an agents.base.Agent subclass")
+        raise ValueError(f"{BUILTIN_AGENTS.get(spec, spec)!r} is not an agents.base.Agent subclass")
     return cls
 
 

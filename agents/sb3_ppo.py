@@ -14,7 +14,8 @@ settings and the evaluation) and, with ``--wandb``, logs to Weights & Biases (of
     uv run python agents/sb3_ppo.py --wandb --total-timesteps 50000
 
 ``vrag eval --agent ppo`` (and ``vrag leaderboard``) load the saved policy; ``--policy PATH`` picks
-another one.
+another one. Loading a policy unpickles part of the zip (stable-baselines3's format): load only
+policies you trust; the ``ppo`` agent refuses policy files that lie inside a corpus folder.
 """
 
 from __future__ import annotations
@@ -266,7 +267,7 @@ def train(args: Args) -> Path:
     """
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from benchmarks.provenance import git_sha
+    from vrag_env.provenance import git_sha
 
     run = None
     if args.wandb:

@@ -290,7 +290,7 @@ def make_dataset(args: Args) -> Any:
     """The training prompts: one row per question (``prompt``, ``question_id``)."""
     from datasets import Dataset
 
-    from agents.vlm.trl_env import question_rows
+    from .vlm.trl_env import question_rows
 
     rows = question_rows(args.env_id, args.env_kwargs(), limit=args.num_questions, seed=args.seed)
     return Dataset.from_list(rows)
@@ -318,8 +318,8 @@ def train(args: Args) -> dict[str, Any]:
     """Run GRPO and save the final model; returns a summary with TRL's ``log_history``."""
     from trl import GRPOTrainer
 
-    from agents.vlm.sft import load_processor
-    from agents.vlm.trl_env import VRAGToolEnv, score_reward
+    from .vlm.train_common import load_processor
+    from .vlm.trl_env import VRAGToolEnv, score_reward
 
     if args.wandb:
         os.environ.setdefault("WANDB_MODE", args.wandb_mode)
@@ -364,28 +364,9 @@ def train(args: Args) -> dict[str, Any]:
     return summary
 
 
-# ==================================================================================================
-# Final evaluation (results file for the leaderboard)
-# ==================================================================================================
-
-
-def evaluate_trained(args: Args, model_dir: str | Path) -> Path | None:
-    """Evaluate the trained model as the ``grpo`` agent on ``args.benchmark``; return the file."""
-    if not args.benchmark:
-        return None
-    from benchmarks.runner import evaluate, write_results
-    from benchmarks.specs import get_benchmark
-
-    spec = get_benchmark(args.benchmark).to_eval_spec(limit=args.eval_limit)
-    # Show the model its observations at the pixel budget of its training tool images.
-    options = {"model": str(model_dir), "max_image_pixels": args.view_size * args.view_size}
-    results = evaluate("grpo", spec, options, progress=True)
-    return write_results(results, Path(args.results_dir) / args.benchmark / "grpo.json")
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    from agents.vlm.sft import make_parser
+    from .vlm.train_common import make_parser
 
     (args,) = make_parser(Args).parse_args_and_config(args=argv)
     summary = train(args)
@@ -397,14 +378,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{last['reward']:.3f} (std {last.get('reward_std', float('nan')):.3f}), tool calls "
             f"{last.get('tools/call_frequency', float('nan')):.2f}, loss {last.get('loss', float('nan'))}"
         )
-    if summary["is_main_process"]:
-        path = evaluate_trained(args, summary["model_dir"])
-        if path is not None:
-            result = json.loads(path.read_text(encoding="utf-8"))["summary"]
-            print(f"evaluation on {args.benchmark}: ANLS {result.get('anls')} -> {path}")
-            summary["results_file"] = str(path)
+    if summary["is_main_process"] and args.benchmark:
+        # The evaluation runner lives in `benchmarks` (which agents never import).
+        print(
+            f"evaluate on {args.benchmark}: python -m benchmarks.trained_eval --config ... "
+            f"(or: vrag eval --agent grpo --model {summary['model_dir']} --benchmark {args.benchmark})"
+        )
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    # Run as a file (`python agents/trl_grpo.py`, `accelerate launch agents/trl_grpo.py`): import the
+    # module under its package name so that its package-relative imports resolve.
+    import importlib
+
+    importlib.import_module("agents.trl_grpo").main()

@@ -61,7 +61,8 @@ def main() -> None:
         t = time.perf_counter()
         obs, *_, info = env.step(f"<search>{obs['question']}</search>")
         search_t.append(time.perf_counter() - t)
-        x, y, w, h = info["view"]["content_box"]
+        x, y, x2, y2 = info["view"]["content_box"]
+        w, h = x2 - x, y2 - y
         t = time.perf_counter()
         env.step(f"<bbox>[{x + w // 4}, {y + h // 4}, {x + w // 2}, {y + h // 2}]</bbox>")
         crop_t.append(time.perf_counter() - t)
@@ -73,7 +74,7 @@ def main() -> None:
         t = time.perf_counter()
         with Image.open(u.corpus.root / page.image) as img:
             rgb = img.convert("RGB")
-        render_view(rgb, fit_view((0, 0, page.width, page.height)), u.config.view_size)
+        render_view(rgb, fit_view((0, 0, page.width, page.height)), u.view_size)
         base_t.append(time.perf_counter() - t)
 
     def ms(values: list[float]) -> float:

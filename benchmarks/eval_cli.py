@@ -69,10 +69,10 @@ def _agent_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation and write the results file."""
-    from benchmarks.runner import EvalSpec, evaluate, write_results
+    from .runner import EvalSpec, evaluate, write_results
 
     if args.benchmark:
-        from benchmarks.specs import get_benchmark
+        from .specs import get_benchmark
 
         spec = get_benchmark(args.benchmark).to_eval_spec()
     else:
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / (spec.name or args.split) / f"{agent_name}.json")
     write_results(results, out)
     if args.wandb:
-        from benchmarks.wandb_log import log_results
+        from .wandb_log import log_results
 
         log_results(results)
     summary = results["summary"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from benchmarks.verify import (
+from .verify import (
     PairedDifference,
     Rejected,
     checkpoint_hash,
@@ -179,7 +179,7 @@ def load_board(results_dir: str | os.PathLike[str] = "results") -> Board:
     Returns:
         The verified rows (sorted) and the rejected files with their reasons.
     """
-    from benchmarks.specs import StaleBenchmarkError
+    from .specs import StaleBenchmarkError
 
     root = Path(results_dir)
     rows: list[Row] = []

@@ -79,9 +79,10 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent."""
     from tqdm.auto import tqdm
 
-    from benchmarks.provenance import provenance
-    from benchmarks.runner import evaluate, write_results
-    from benchmarks.specs import get_benchmark, with_limit
+    from vrag_env.provenance import provenance
+
+    from .runner import evaluate, write_results
+    from .specs import get_benchmark, with_limit
 
     prov = provenance()  # read before writing anything: the results written below are tracked
 
@@ -126,7 +127,7 @@ def _build_corpus(spec: Any, quiet: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the baselines (unless ``--skip-run``), then regenerate and print the leaderboard."""
-    from benchmarks.leaderboard import markdown_table, write_leaderboard
+    from .leaderboard import markdown_table, write_leaderboard
 
     t0 = time.perf_counter()
     if not args.skip_run:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.provenance import provenance
+from vrag_env.provenance import provenance
 from vrag_env.retrieval.multivector import MultiVectorConfig, MultiVectorIndex
 
 DIM = 128

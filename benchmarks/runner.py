@@ -16,28 +16,28 @@ leaderboard (:mod:`benchmarks.verify`).
 from __future__ import annotations
 
 import json
+import logging
 import os
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
 import vrag_env  # noqa: F401 - registers the env ids
-from agents.base import Agent
-from agents.registry import make_agent
-from benchmarks.provenance import provenance
-from benchmarks.verify import (
-    benchmark_fingerprint,
-    bootstrap_ci,
-    episode_accuracy,
-    resolve_benchmark,
-)
+from vrag_env._atomic import write_json_atomic
+from vrag_env._entry_points import load_entry_point
+from vrag_env.provenance import provenance
 from vrag_env.rewards import accuracy
+
+from .eval_spec import EvalSpec
+from .summary import bootstrap_ci, summarize
+from .verify import benchmark_fingerprint, resolve_benchmark
+
+if TYPE_CHECKING:
+    from agents.base import Agent
 
 __all__ = [
     "EvalSpec",
@@ -50,43 +50,23 @@ __all__ = [
     "write_results",
 ]
 
+logger = logging.getLogger(__name__)
+
 MAX_RECORDED_ACTION_CHARS = 2000
-
-
-@dataclass
-class EvalSpec:
-    """What to evaluate on.
-
-    Attributes:
-        env_id: Registered env id (with its ``-vN`` version).
-        env_kwargs: Keyword arguments for ``gym.make`` (corpus, split, dialect, reward, ...).
-        question_ids: Explicit question ids; when ``None``, ``episodes`` ids are drawn from the split
-            with ``seed``.
-        episodes: Number of episodes when ``question_ids`` is ``None``.
-        seed: Seeds question selection and each episode's ``reset`` (``seed + i``).
-        max_episode_steps: Overrides the registered step limit.
-        name: Benchmark name recorded in results (``None`` for an ad-hoc run).
-    """
-
-    env_id: str = "VRAG-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    question_ids: list[str] | None = None
-    episodes: int = 100
-    seed: int = 0
-    max_episode_steps: int | None = None
-    name: str | None = None
-
-    def make_env(self) -> gym.Env[Any, Any]:
-        """Build the env this spec describes."""
-        kwargs = dict(self.env_kwargs)
-        if self.max_episode_steps is not None:
-            kwargs["max_episode_steps"] = self.max_episode_steps
-        return gym.make(self.env_id, **kwargs)
 
 
 def select_questions(env: gym.Env[Any, Any], episodes: int, seed: int) -> list[str]:
     """``episodes`` question ids of the env's split, a seeded permutation (cycled if needed)."""
     questions = [q.uid for q in env.unwrapped.questions]  # type: ignore[attr-defined]
+    if episodes > len(questions):
+        logger.warning(
+            "%d episodes but only %d questions in the split: %d questions are asked more than "
+            "once; pass --episodes %d to ask each question once",
+            episodes,
+            len(questions),
+            episodes - len(questions),
+            len(questions),
+        )
     order = np.random.default_rng(seed).permutation(len(questions))
     return [questions[int(order[i % len(order)])] for i in range(episodes)]
 
@@ -160,66 +140,6 @@ def needs_zoom_label(query: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _categories(record: dict[str, Any]) -> list[str]:
-    """The breakdown categories of an episode record (``single-hop``, ``needs-zoom``, ``table``...)."""
-    cats = [f"query:{record.get('query_type') or 'unknown'}"]
-    cats.append(f"source:{record.get('source_type') or 'unknown'}")
-    zoom = record.get("needs_zoom")
-    if zoom is not None:
-        cats.append("zoom:needs-zoom" if zoom else "zoom:no-zoom")
-    return cats
-
-
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate episode records into the results ``summary``.
-
-    Accuracy is recomputed from each record's prediction and gold answers (not read from the
-    record), so the same function verifies a results file later.
-    """
-    n = len(records)
-    if n == 0:
-        return {"episodes": 0}
-
-    def mean(values: list[float]) -> float:
-        return round(float(np.mean(values)), 6)
-
-    acc = [episode_accuracy(r) for r in records]
-    anls = [r["score"]["anls"] for r in records]
-    steps = [r["steps"] for r in records]
-    summary: dict[str, Any] = {
-        "episodes": n,
-        "accuracy": mean(acc),
-        "accuracy_ci95": list(bootstrap_ci(acc)),
-        "anls": mean(anls),
-        "anls_ci95": list(bootstrap_ci(anls)),
-        "exact_match": mean([r["score"]["exact_match"] for r in records]),
-        "f1": mean([r["score"]["f1"] for r in records]),
-        "ndcg": mean([r["score"]["ndcg"] for r in records]),
-        "mean_reward": mean([r["return"] for r in records]),
-        "mean_steps": mean(steps),
-        "invalid_action_rate": round(
-            sum(r["invalid_actions"] for r in records) / max(1, sum(steps)), 6
-        ),
-        "answered_rate": mean([1.0 if r["prediction"] is not None else 0.0 for r in records]),
-    }
-    by_type: dict[str, list[float]] = {}
-    for r in records:
-        by_type.setdefault(r["query_type"] or "unknown", []).append(r["score"]["anls"])
-        if r["small_print"] is not None:
-            by_type.setdefault("small-print" if r["small_print"] else "large-print", []).append(
-                r["score"]["anls"]
-            )
-    summary["anls_by_type"] = {k: mean(v) for k, v in sorted(by_type.items())}
-    by_category: dict[str, list[float]] = {}
-    for r, a in zip(records, acc, strict=True):
-        for cat in _categories(r):
-            by_category.setdefault(cat, []).append(a)
-    summary["accuracy_by_category"] = {
-        k: {"accuracy": mean(v), "n": len(v)} for k, v in sorted(by_category.items())
-    }
-    return summary
-
-
 def _spec_fingerprint(spec: EvalSpec) -> str | None:
     """The fingerprint of the checked-in benchmark ``spec`` was built from, if it is one.
 
@@ -277,7 +197,10 @@ def evaluate(
     t0 = time.perf_counter()
     env = spec.make_env()
     try:
-        agent = agent or make_agent(agent_spec, env, **(agent_options or {}))
+        if agent is None:
+            # The agents package by name (it ships inside vrag_env in a wheel; see docs/architecture.md).
+            make_agent = load_entry_point("agents.registry:make_agent")
+            agent = make_agent(agent_spec, env, **(agent_options or {}))
         ids = spec.question_ids or select_questions(env, spec.episodes, spec.seed)
         t_setup = time.perf_counter() - t0
         records = []
@@ -318,17 +241,5 @@ def evaluate(
 
 
 def write_results(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a results object atomically (temp file + rename)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; results are meant to be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    """Write a results object atomically (temp file + rename), readable by everyone (0644)."""
+    return write_json_atomic(path, results, indent=1)

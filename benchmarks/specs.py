@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vrag_env._atomic import write_json_atomic
+
 if TYPE_CHECKING:
-    from benchmarks.runner import EvalSpec
+    from .eval_spec import EvalSpec
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 """Where the checked-in spec files live (``<name>.json``)."""
@@ -139,7 +140,7 @@ class Benchmark:
         Raises:
             StaleBenchmarkError: If the corpus generator changed since the spec was built.
         """
-        from benchmarks.runner import EvalSpec
+        from .eval_spec import EvalSpec
 
         self.check_fresh()
         ids = list(self.question_ids if limit is None else self.question_ids[:limit])
@@ -308,20 +309,8 @@ def get_benchmark(name: str, spec_dir: Path = SPEC_DIR) -> Benchmark:
 
 
 def write_benchmark(benchmark: Benchmark, path: str | os.PathLike[str]) -> Path:
-    """Write a spec file atomically (temp file + rename)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(benchmark.to_json(), fh, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; these are shared, committed outputs
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    """Write a spec file atomically (temp file + rename), readable by everyone (0644)."""
+    return write_json_atomic(path, benchmark.to_json(), indent=1, ensure_ascii=True)
 
 
 def with_limit(benchmark: Benchmark, limit: int, suffix: str = "-quick") -> Benchmark:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from vrag_env.rewards import accuracy
+from .summary import bootstrap_ci, episode_accuracy, summarize
 
 PRIVILEGED_AGENTS = frozenset({"oracle"})
 """Agents that read ground truth (gold pages and answers) whatever their metadata says."""
@@ -61,7 +61,7 @@ def resolve_benchmark(name: str | None, episodes: int | None = None) -> Any | No
     Raises:
         benchmarks.specs.StaleBenchmarkError: The spec exists but its corpus generator changed.
     """
-    from benchmarks.specs import get_benchmark, with_limit
+    from .specs import get_benchmark, with_limit
 
     if not name:
         return None
@@ -79,26 +79,6 @@ def resolve_benchmark(name: str | None, episodes: int | None = None) -> Any | No
     if episodes > benchmark.episodes:
         return None
     return with_limit(benchmark, episodes)
-
-
-def episode_accuracy(record: Mapping[str, Any]) -> float:
-    """The answer accuracy of one episode record, recomputed from its prediction and answers."""
-    return accuracy(record.get("prediction"), list(record.get("answers") or []))
-
-
-def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean (deterministic for a fixed ``seed``).
-
-    Example:
-        >>> bootstrap_ci([1.0, 1.0, 1.0])
-        (1.0, 1.0)
-    """
-    if len(values) == 0:
-        return (0.0, 0.0)
-    arr = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1)
-    return (round(float(np.percentile(means, 2.5)), 6), round(float(np.percentile(means, 97.5)), 6))
 
 
 @dataclass(frozen=True)
@@ -227,8 +207,6 @@ def verify_results(results: Mapping[str, Any], benchmark: Any | None) -> list[st
     Returns:
         Human-readable reasons, in the order of the checks in the module docstring.
     """
-    from benchmarks.runner import summarize  # local: the runner imports this module
-
     meta = results.get("metadata") or {}
     episodes = results.get("episodes")
     reasons: list[str] = []

@@ -121,11 +121,11 @@ def main() -> None:
     torch.set_num_threads(cli.threads)
 
     from agents.trl_grpo import Args as GRPOArgs
-    from agents.trl_grpo import evaluate_trained
     from agents.trl_grpo import train as train_grpo
     from agents.vlm.sft import Args as SFTArgs
     from agents.vlm.sft import eval_question_ids, load_processor, sample_rollouts, train_sft
     from agents.vlm.tiny import TinyVLMConfig, build_tiny_vlm
+    from benchmarks.trained_eval import evaluate_trained
 
     out = Path(cli.out)
     timings: dict[str, float] = {}

@@ -41,7 +41,7 @@ def main() -> None:
             break
     search = next(f for f in frames if f[3]["action_kind"] == "search")
     crop = next(f for f in frames if f[3]["action_kind"] == "crop")
-    _, w = env.unwrapped.config.view_size
+    _, w = env.unwrapped.view_size
     short = search[0] if len(search[0]) <= 60 else search[0][:48] + "...</search>"
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))
     panels = [

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -32,11 +34,11 @@ def test_vrag_dialect_parses(text, expected):
         ('{"name": "answer", "arguments": "{\\"text\\": \\"7\\"}"}', Answer("7")),
         (
             '{"name": "crop", "arguments": {"box": [0.1, 0.2, 0.5, 0.6]}}',
-            Crop((0.1, 0.2, 0.5, 0.6), "normalized"),
+            Crop((64.0, 128.0, 320.0, 384.0)),
         ),
         (
             '{"name": "crop", "arguments": {"x1": 0, "y1": 0, "x2": 1, "y2": 1}}',
-            Crop((0.0, 0.0, 1.0, 1.0), "normalized"),
+            Crop((0.0, 0.0, 640.0, 640.0)),
         ),
     ],
 )
@@ -86,13 +88,17 @@ def test_strict_mode_rejects_extra_text_and_multiple_actions():
 @pytest.mark.parametrize("dialect", ["vrag", "tool"])
 def test_format_round_trips(dialect):
     actions = ActionSet(dialect)
-    crop = (
-        Crop((10.0, 20.0, 300.0, 400.0))
-        if dialect == "vrag"
-        else Crop((0.1, 0.2, 0.3, 0.4), "normalized")
-    )
+    crop = Crop((10.0, 20.0, 300.0, 400.0) if dialect == "vrag" else (64.0, 128.0, 192.0, 256.0))
     for action in (Search("revenue 2021"), Answer("Aurora"), crop):
         assert actions.parse(actions.format(action)) == action
+
+
+def test_tool_format_rounds_crops_outwards_and_clips():
+    """Pixels -> fractions keep the whole region asked for (floor top-left, ceil bottom-right)."""
+    text = TOOL.format(Crop((100.0, 33.3, 200.02, 700.0)))
+    assert json.loads(text)["arguments"]["box"] == [0.1562, 0.052, 0.3126, 1.0]
+    x1, y1, x2, y2 = TOOL.parse(text).box
+    assert x1 <= 100.0 and y1 <= 33.3 and x2 >= 200.02 and y2 == 640.0
 
 
 @pytest.mark.parametrize("dialect", ["vrag", "tool"])

@@ -114,7 +114,7 @@ def test_cache_and_save_load_round_trip(
     corpus = Corpus(corpus_dir)
     folder = corpus.index_dir(retriever.index_name)
     meta = json.loads((folder / META_FILE).read_text())
-    assert meta["corpus_checksum"] == corpus.manifest["checksums"]["pages.jsonl"]
+    assert meta["corpus_checksum"] == corpus.checksum
     assert meta["embedding"]["model"] == str(tiny_dir.resolve())
     assert retriever.index_name.startswith("colqwen2-")
     cached = ColQwen2Retriever.load_or_build(corpus, model=str(tiny_dir), show_progress=False)
@@ -154,7 +154,7 @@ def test_stale_index_is_rebuilt(
     shutil.copytree(folder, tmp_path / "old-index")
     corpus = _small_corpus(tmp_path / "c", ["alpha beta", "gamma", "delta epsilon", "zeta"])
     shutil.copytree(tmp_path / "old-index", folder)
-    with caplog.at_level(logging.INFO, logger="vrag_env.retrieval.colpali"):
+    with caplog.at_level(logging.INFO, logger="vrag_env.retrieval"):
         rebuilt = ColQwen2Retriever.load_or_build(corpus, model=model, show_progress=False)
     assert "stale" in caplog.text
     meta = json.loads((folder / META_FILE).read_text())

@@ -135,7 +135,7 @@ def test_render_modes(mode):
     env.step("<search>annual report</search>")
     frame = env.render()
     if mode == "rgb_array":
-        h, w = env.unwrapped.config.view_size
+        h, w = env.unwrapped.view_size
         assert frame.shape == (h, 2 * w, 3) and frame.dtype == np.uint8
         assert not np.array_equal(frame, first)  # a page is shown now
         # the red view box is drawn on the page (left half)

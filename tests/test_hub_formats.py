@@ -10,13 +10,9 @@ import pytest
 from tests.ingest_fixtures import make_mmlongbench, make_slidevqa, make_text_pdf, make_vidoseek
 from vrag_env.cli import main
 from vrag_env.corpora.corpus import Corpus
-from vrag_env.corpora.hub_formats import (
-    MMLongBenchSource,
-    SlideVQASource,
-    ViDoSeekSource,
-    make_source,
-)
+from vrag_env.corpora.hub_formats import SlideVQASource, ViDoSeekSource, make_source
 from vrag_env.corpora.ingest import ingest
+from vrag_env.corpora.mmlongbench import MMLongBenchSource
 
 pytest.importorskip("datasets")
 pytest.importorskip("pymupdf")

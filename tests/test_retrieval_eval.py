@@ -125,7 +125,7 @@ class _ReverseRetriever(Retriever):
 def test_any_registered_retriever(
     corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(base._REGISTRY, "test-reverse", _ReverseRetriever)
+    monkeypatch.setitem(base.RETRIEVERS, "test-reverse", _ReverseRetriever)
     assert "test-reverse" in registered_retrievers()
     out = tmp_path / "r.json"
     args = ["--corpus", str(corpus_dir), "--retriever", "test-reverse", "--out", str(out)]
@@ -134,3 +134,43 @@ def test_any_registered_retriever(
     # Corpus order is fruit_1 fruit_2 space_1 space_2 tools_1 tools_2: reversed, fruit_1 is 6th.
     assert per_query["q1"]["ranks"] == {"fruit_1": 6}
     assert per_query["q2"]["first_relevant_rank"] == 1
+
+
+def test_several_retrievers_side_by_side(
+    corpus_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.retrieval_board import load_retrieval_rows, render_retrieval_board
+
+    monkeypatch.setitem(base.RETRIEVERS, "test-reverse", _ReverseRetriever)
+    out_dir = tmp_path / "retrieval"
+    args = ["retrieval-eval", "--corpus", str(corpus_dir), "--out-dir", str(out_dir)]
+    for name in ("bm25", "test-reverse", "hybrid:bm25+test-reverse"):
+        args += ["--retriever", name]
+    assert main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed[2:]] == [
+        "bm25",
+        "test-reverse",
+        "hybrid:bm25+test-reverse",
+    ]
+    files = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*.json"))
+    assert files == [
+        "corpus/bm25.json",
+        "corpus/hybrid_bm25+test-reverse.json",
+        "corpus/test-reverse.json",
+    ]
+    rows = load_retrieval_rows(out_dir)
+    meta = json.loads((out_dir / "corpus" / "bm25.json").read_text())["metadata"]
+    assert meta["retriever_config"]["tokenizer_version"] >= 3 and "git_sha" in meta
+    board = render_retrieval_board(rows)
+    table = [line for line in board.splitlines() if line.startswith("| `")]
+    # Best nDCG@5 first: BM25 finds every page first; reversed corpus order is worst.
+    assert table[0].startswith("| `bm25`") and table[-1].startswith("| `test-reverse`")
+    assert "### Retrieval on `corpus`" in board
+    # --out takes one retriever only.
+    bad = ["retrieval-eval", "--corpus", str(corpus_dir), "--out", str(tmp_path / "x.json")]
+    assert main([*bad, "--retriever", "bm25", "--retriever", "test-reverse"]) == 2
+    assert "--out-dir" in capsys.readouterr().err

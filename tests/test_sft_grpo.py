@@ -76,7 +76,7 @@ def test_sft_then_grpo_with_environment_factory(tmp_path, single_thread) -> None
             per_device_train_batch_size=8,
             num_generations=4,
             max_completion_length=768,
-            max_tool_calling_iterations=4,
+            max_tool_calling_iterations=6,
             learning_rate=1e-3,
             temperature=0.8,
             use_cpu=True,
@@ -89,7 +89,7 @@ def test_sft_then_grpo_with_environment_factory(tmp_path, single_thread) -> None
     assert all(math.isfinite(h["loss"]) for h in logs)
     assert all("tools/call_frequency" in h for h in logs)
     assert sum(h["tools/call_frequency"] for h in logs) > 0, logs
-    assert any(h["reward_std"] > 0 for h in logs), logs
+    assert any(h["reward_std"] > 0 for h in logs), repr(logs)
     before = load_file(str(tmp_path / "sft" / "model.safetensors"))
     after = load_file(str(tmp_path / "grpo" / "final" / "model.safetensors"))
     changed = [k for k in before if not torch.equal(before[k], after[k])]

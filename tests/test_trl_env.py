@@ -144,7 +144,8 @@ def test_reward_adapters_read_the_environments(tool_env: VRAGToolEnv, rows: list
         if type(action).__name__ == "Search":
             tool_env.search(action.query)
         elif type(action).__name__ == "Crop":
-            tool_env.crop(*action.box)
+            # the action set's own fractions (a parsed crop is in observation-image pixels)
+            tool_env.crop(*json.loads(env.unwrapped.action_set.format(action))["arguments"]["box"])
         else:
             tool_env.answer(action.text)
     idle = VRAGToolEnv.factory(ENV_ID, ENV_KWARGS)()
@@ -156,3 +157,12 @@ def test_reward_adapters_read_the_environments(tool_env: VRAGToolEnv, rows: list
     assert anls.__name__ == "anls"
     assert anls([[], []], environments=[tool_env, idle]) == [1.0, 0.0]
     assert environment_reward([[]]) == [None]
+
+
+def test_sft_targets_are_fractions_of_the_crop_pixels() -> None:
+    from agents.vlm.sft_data import action_to_call
+    from vrag_env.actions import Crop
+
+    # a parsed crop is in observation pixels; the SFT target is its fractions, rounded outwards
+    name, args = action_to_call(Crop((64.0, 128.0, 193.0, 256.0)), 2, view_size=(640, 640))
+    assert name == "crop" and args == {"x1": 0.1, "y1": 0.2, "x2": 0.31, "y2": 0.4}

@@ -129,7 +129,7 @@ def test_rendered_view_is_what_the_agent_saw(runs: dict[str, Path]) -> None:
         x, y, w, h = info["view"]["content_box"]
         seen = obs["image"][y : y + h, x : x + w]
         page = run.corpus.page_image(step.page)
-        mine = np.asarray(agent_view(page, step.region, run.config))  # type: ignore[arg-type]
+        mine = np.asarray(agent_view(page, step.region, run.config, run.view_size))  # type: ignore[arg-type]
         assert mine.shape == seen.shape
         # info rounds the region to 0.01 page px, so resampling may differ by a grey level or two;
         # a region off by 8 page px (one text line's worth) differs far more.
@@ -137,7 +137,9 @@ def test_rendered_view_is_what_the_agent_saw(runs: dict[str, Path]) -> None:
         x1, y1, x2, y2 = step.region  # type: ignore[misc]
         dy = 8 if y2 + 8 <= page.height else -8
         if step.kind == "crop" and y1 + dy >= 0:
-            off = np.asarray(agent_view(page, (x1, y1 + dy, x2, y2 + dy), run.config))
+            off = np.asarray(
+                agent_view(page, (x1, y1 + dy, x2, y2 + dy), run.config, run.view_size)
+            )
             assert np.abs(off.astype(int) - seen.astype(int)).mean() > 5 * max(diff, 0.1)
             contrasted += 1
         assert diff < 0.5

@@ -57,6 +57,7 @@ from agents.vlm.chat import (  # noqa: E402
     count_images,
     message_text,
 )
+from agents.vlm.config import VLMAgentConfig  # noqa: E402
 from benchmarks.runner import EvalSpec, evaluate  # noqa: E402
 from vrag_env.cli import main  # noqa: E402
 
@@ -219,7 +220,9 @@ def test_cli_eval_with_local_model_runs_full_episodes(local_results: dict[str, A
         assert episode["invalid_actions"] == 0
     config = local_results["metadata"]["agent"]["config"]
     assert config["backend"] == "transformers" and config["temperature"] == 0.0
-    assert config["image_size"] == [112, 112] and config["max_images"] == K
+    height, width = config["image_size"]  # the canvas's aspect within the pixel budget
+    assert height * width <= IMAGE_PIXELS and height % 28 == 0 and width % 28 == 0
+    assert config["max_images"] == K
     assert "</search>" in config["stop"]
 
 
@@ -240,7 +243,8 @@ def test_evaluate_random_model_truncates(tiny_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[gym.Env[Any, Any]]:
-    e = gym.make(ENV_ID, split="test", max_episode_steps=7)
+    # a square canvas, so that the model is shown 112x112 images
+    e = gym.make(ENV_ID, split="test", max_episode_steps=7, view_size=(640, 640))
     yield e
     e.close()
 
@@ -374,7 +378,7 @@ def test_grpo_agent_speaks_tools_on_a_vrag_env(env: gym.Env[Any, Any]) -> None:
         kinds.append(info["action_kind"])
     assert kinds == ["search", "crop", "invalid", "answer"]
     assert actions[0] == "<search>annual report</search>" and actions[-1] == "<answer>42</answer>"
-    assert [t["function"]["name"] for t in backend.tools[0]] == ["search", "crop", "answer"]
+    assert [t["function"]["name"] for t in backend.tools[0]] == ["answer", "crop", "search"]
     roles = [m["role"] for m in backend.seen[-1]]
     # tool results answer parsed calls; the feedback on an unparseable reply is a user turn
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "user"]
@@ -410,6 +414,23 @@ def test_options_are_validated(
         VLMAgent.from_env(env, backend=ScriptedBackend(), chat_format="tools")
     with pytest.raises(ValueError, match="no GRPO checkpoint"):
         GRPOAgent.from_env(env)
+    with pytest.raises(ValueError, match="max_images must be >= 0"):
+        VLMAgent.from_env(env, backend=ScriptedBackend(), max_images=-1)
+    with pytest.raises(ValueError, match="min_image_pixels <= max_image_pixels"):
+        VLMAgentConfig(min_image_pixels=5000, max_image_pixels=4000)
+    with pytest.raises(ValueError, match="dialect must be one of"):
+        VLMAgentConfig(dialect="xml")
+
+
+def test_config_object_and_keyword_options_agree(env: gym.Env[Any, Any]) -> None:
+    backend = ScriptedBackend()
+    config = VLMAgentConfig(backend=backend, max_images=2, stop=["</answer>"], seed=7)
+    from_config = VLMAgent(env.unwrapped.action_set, config)
+    from_options = VLMAgent.from_env(env, backend=backend, max_images=2, stop=["</answer>"], seed=7)
+    assert from_config.config() == from_options.config()
+    assert from_config.stop == ("</answer>",) and from_config.max_images == 2
+    # keyword options replace the config's fields
+    assert VLMAgent(env.unwrapped.action_set, config, max_images=1).max_images == 1
 
 
 def test_stop_strings_are_kept_or_restored() -> None:

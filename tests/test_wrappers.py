@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 
 import vrag_env  # noqa: F401
+from vrag_env.reading import Segment, analyze_question, rank_candidates, segments_from_words
 from vrag_env.rendering import LEGIBLE_PX
-from vrag_env.wrappers import (
-    MacroActionWrapper,
-    Segment,
-    analyze_question,
-    rank_candidates,
-    segments_from_words,
-)
+from vrag_env.wrappers import MacroActionWrapper
 
 
 @pytest.fixture(scope="module")

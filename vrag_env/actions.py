@@ -15,6 +15,11 @@ Two dialects, chosen with ``dialect=``:
     ``{"name": "crop", "arguments": {"box": [x1, y1, x2, y2]}}`` with fractions ``0..1`` of the width
     and height of the observation image shown now, or ``{"name": "answer", "arguments": {"answer": "..."}}``.
 
+One crop frame: whatever the dialect, a parsed :class:`Crop` holds pixels of the observation image
+(``view_size``). The ``tool`` dialect's fractions are converted here, in :meth:`ActionSet.parse` and
+:meth:`ActionSet.format`, and nowhere else (see :mod:`vrag_env.rendering` for mapping view pixels to
+page pixels).
+
 Agents build their prompts from :meth:`ActionSet.describe`; the environment owns no prompt strings and
 no chat template.
 """
@@ -36,6 +41,52 @@ DIALECTS: tuple[str, ...] = ("vrag", "tool")
 
 MAX_ACTION_CHARS = 16_384
 """Longer action strings are rejected unparsed (a penalty, not a crash)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of arrays and objects accepted in an action's JSON."""
+
+MAX_INT_DIGITS = 64
+"""Longest integer literal accepted in an action's JSON (Python refuses > 4300 digits anyway)."""
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(literal)} digits (at most {MAX_INT_DIGITS})")
+    return int(literal)
+
+
+def _load_json(text: str) -> Any:
+    """``json.loads`` bounded in size, nesting depth and integer length.
+
+    Raises:
+        json.JSONDecodeError: For invalid or over-limit JSON (never another exception).
+    """
+    if len(text) > MAX_ACTION_CHARS:
+        raise json.JSONDecodeError(f"over {MAX_ACTION_CHARS} characters", text[:20], 0)
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_JSON_DEPTH:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", text[:20], 0)
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError, OverflowError, TypeError) as exc:
+        raise json.JSONDecodeError(str(exc)[:100], text[:20], 0) from None
 
 
 class ActionParseError(ValueError):
@@ -62,13 +113,10 @@ class Crop:
     """Zoom into a region of the current view.
 
     Attributes:
-        box: ``(x1, y1, x2, y2)`` in the frame named by ``frame``.
-        frame: ``"view"`` for observation-image pixels (``vrag`` dialect) or ``"normalized"`` for
-            fractions ``0..1`` of the observation image (``tool`` dialect).
+        box: ``(x1, y1, x2, y2)`` in pixels of the observation image, in every dialect.
     """
 
     box: BBox
-    frame: Literal["view", "normalized"] = "view"
 
 
 @dataclass(frozen=True)
@@ -96,7 +144,7 @@ def _check_box(values: list[Any], what: str) -> BBox:
         raise ActionParseError(f"{what} needs 4 numbers [x1, y1, x2, y2], got {len(values)}")
     try:
         box = tuple(float(v) for v in values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ActionParseError(f"{what} must hold numbers, got {values!r:.80}") from exc
     if not all(math.isfinite(v) for v in box):
         raise ActionParseError(f"{what} has a non-finite coordinate: {list(box)}")
@@ -114,7 +162,7 @@ class ActionSet:
     Example:
         >>> actions = ActionSet("vrag")
         >>> actions.parse("<think>zoom on the table</think><bbox>[10, 20, 110, 90]</bbox>")
-        Crop(box=(10.0, 20.0, 110.0, 90.0), frame='view')
+        Crop(box=(10.0, 20.0, 110.0, 90.0))
         >>> actions.parse("<search>Aurora revenue 2022</search>")
         Search(query='Aurora revenue 2022')
         >>> ActionSet("tool").parse('{"name": "answer", "arguments": {"answer": "12.4"}}')
@@ -162,9 +210,16 @@ class ActionSet:
             )
         if not text.strip():
             raise ActionParseError("empty action; " + self._expected())
-        if self.dialect == "vrag":
-            return self._parse_vrag(text)
-        return self._parse_tool(text)
+        try:
+            if self.dialect == "vrag":
+                return self._parse_vrag(text)
+            return self._parse_tool(text)
+        except ActionParseError:
+            raise
+        except Exception as exc:  # last resort: malformed input never escapes as another error
+            raise ActionParseError(
+                f"the action could not be parsed ({type(exc).__name__}); " + self._expected()
+            ) from None
 
     def _expected(self) -> str:
         if self.dialect == "vrag":
@@ -194,12 +249,12 @@ class ActionSet:
             return Search(self._check_text(content, "search query", self.max_query_chars))
         if tag == "answer":
             return Answer(self._check_text(content, "answer", self.max_answer_chars))
-        return Crop(self._parse_pixel_box(content, tag), "view")
+        return Crop(self._parse_pixel_box(content, tag))
 
     def _parse_pixel_box(self, content: str, tag: str) -> BBox:
         what = f"<{tag}>"
         try:
-            values = json.loads(content)
+            values = _load_json(content)
         except (json.JSONDecodeError, RecursionError):
             values = None
         if not isinstance(values, list):
@@ -218,7 +273,7 @@ class ActionSet:
             raise ActionParseError(
                 f"{what} is {len(content)} characters long; the limit is {limit}"
             )
-        return content
+        return valid_utf8(content)
 
     def _tool_payload(self, text: str) -> str:
         body = _THINK.sub(" ", text)
@@ -240,7 +295,7 @@ class ActionSet:
     def _parse_tool(self, text: str) -> Action:
         payload = self._tool_payload(text)
         try:
-            call = json.loads(payload)
+            call = _load_json(payload)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise ActionParseError(
                 f"the tool call is not valid JSON ({exc}); " + self._expected()
@@ -250,7 +305,7 @@ class ActionSet:
         name, args = call.get("name"), call.get("arguments", {})
         if isinstance(args, str):  # some servers send arguments as a JSON string
             try:
-                args = json.loads(args)
+                args = _load_json(args)
             except json.JSONDecodeError as exc:
                 raise ActionParseError(f'"arguments" is not valid JSON ({exc})') from None
         if not isinstance(args, dict):
@@ -276,7 +331,9 @@ class ActionSet:
                 raise ActionParseError(
                     f"crop box coordinates are fractions in [0, 1], got {list(parsed)}"
                 )
-            return Crop(parsed, "normalized")
+            h, w = self.view_size  # fractions of the observation image -> its pixels
+            x1, y1, x2, y2 = parsed
+            return Crop((x1 * w, y1 * h, x2 * w, y2 * h))
         raise ActionParseError(f"unknown tool {name!r}; the tools are search, crop and answer")
 
     # ------------------------------------------------------------------ formatting
@@ -285,7 +342,9 @@ class ActionSet:
         """Render an action in this dialect (the inverse of :meth:`parse`).
 
         Args:
-            action: The action. A :class:`Crop` must be in this dialect's frame.
+            action: The action. A :class:`Crop` is in pixels of the observation image; the ``tool``
+                dialect writes it as fractions rounded outwards to 4 decimals and clipped to
+                ``[0, 1]`` (the region asked for stays inside the region shown).
             think: Optional reasoning, emitted as ``<think>...</think>`` in the ``vrag`` dialect.
         """
         if self.dialect == "vrag":
@@ -301,8 +360,20 @@ class ActionSet:
         elif isinstance(action, Answer):
             call = {"name": "answer", "arguments": {"answer": action.text}}
         else:
-            call = {"name": "crop", "arguments": {"box": [round(v, 4) for v in action.box]}}
+            call = {"name": "crop", "arguments": {"box": self._fractions(action.box)}}
         return json.dumps(call, ensure_ascii=False)
+
+    def _fractions(self, box: BBox) -> list[float]:
+        """Observation-image pixels -> fractions, rounded outwards to 4 decimals, in ``[0, 1]``."""
+        h, w = self.view_size
+        x1, y1, x2, y2 = box[0] / w, box[1] / h, box[2] / w, box[3] / h
+        eps = 1e-6  # a fraction that is exact up to float error is not rounded outwards
+        return [
+            min(1.0, max(0.0, math.floor(x1 * 1e4 + eps) / 1e4)),
+            min(1.0, max(0.0, math.floor(y1 * 1e4 + eps) / 1e4)),
+            min(1.0, max(0.0, math.ceil(x2 * 1e4 - eps) / 1e4)),
+            min(1.0, max(0.0, math.ceil(y2 * 1e4 - eps) / 1e4)),
+        ]
 
     # ------------------------------------------------------------------ description
 
@@ -354,9 +425,7 @@ class ActionSet:
         examples: dict[str, Action] = {
             "search": Search("annual report revenue"),
             "answer": Answer("42"),
-            "crop": Crop((w / 4, h / 4, 3 * w / 4, 3 * h / 4), "view")
-            if self.dialect == "vrag"
-            else Crop((0.25, 0.25, 0.75, 0.75), "normalized"),
+            "crop": Crop((w / 4, h / 4, 3 * w / 4, 3 * h / 4)),
         }
         if kind not in examples:
             raise ValueError(f"unknown action kind {kind!r}; choose search, crop or answer")
@@ -391,9 +460,7 @@ class ActionSet:
             x1, x2 = sorted(float(v) for v in rng.uniform(0, 1, size=2))
             y1, y2 = sorted(float(v) for v in rng.uniform(0, 1, size=2))
             x2, y2 = max(x2, x1 + 0.05), max(y2, y1 + 0.05)
-            if self.dialect == "vrag":
-                return self.format(Crop((x1 * w, y1 * h, min(x2, 1) * w, min(y2, 1) * h)))
-            return self.format(Crop((x1, y1, min(x2, 1.0), min(y2, 1.0)), "normalized"))
+            return self.format(Crop((x1 * w, y1 * h, min(x2, 1) * w, min(y2, 1) * h)))
         if roll < 0.7:
             return self.format(Answer(words[0]))
         malformed = (

@@ -1,86 +1,12 @@
-"""The ``vrag`` command line.
-
-Each subcommand lives in its own module, which provides ``configure_parser(parser)`` and
-``run(args) -> int``; this file only wires them together, so ``vrag --help`` stays fast and a missing
-optional extra only affects the subcommand that needs it.
-"""
+"""Compatibility path of the ``vrag`` command line; it lives in :mod:`vrag_env.commands`."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
-import sys
-from collections.abc import Sequence
+from vrag_env.commands import build_parser, main
 
-# subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "eval": (
-        "benchmarks.eval_cli",
-        "run one agent on a benchmark or split and write a results JSON",
-    ),
-    "leaderboard": (
-        "benchmarks.leaderboard_cli",
-        "run the baselines and regenerate the leaderboard",
-    ),
-    "generate": (
-        "vrag_env.corpora.synthetic_cli",
-        "build the built-in synthetic corpus into a folder",
-    ),
-    "ingest": (
-        "vrag_env.corpora.ingest_cli",
-        "build a corpus folder from PDFs, images and query files",
-    ),
-    "retrieval-eval": (
-        "vrag_env.retrieval.eval_cli",
-        "ViDoRe-style retrieval benchmark on a corpus",
-    ),
-    "serve-retriever": (
-        "vrag_env.retrieval.server",
-        "serve a retriever over HTTP for many env workers",
-    ),
-    "view": ("vrag_env.viewer.view_cli", "HTML report of a results file, or a GIF of one episode"),
-    "demo": ("vrag_env.viewer.demo_cli", "local web app: play an episode or watch an agent"),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="vrag", description="vrag-env: visual RAG as a Gymnasium env"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module_name.startswith(exc.name):
-                continue  # not part of this installation
-            raise
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure_parser(p)
-        p.set_defaults(_run=module.run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vrag`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args._run(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except (ValueError, OSError) as exc:
-        # Bad input (files, fields, values): one clear line, no traceback.
-        print(f"vrag {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":
+    import sys
+
     sys.exit(main())

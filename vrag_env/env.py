@@ -23,9 +23,15 @@ from vrag_env.actions import (
     Search,
 )
 from vrag_env.corpora.corpus import Corpus
-from vrag_env.presets import VRAGConfig, resolve_config
-from vrag_env.rendering import ViewTransform, draw_box, fit_view, render_view
-from vrag_env.rewards import EpisodeOutcome, RewardConfig, get_reward_config
+from vrag_env.presets import VRAGConfig, resolve_config, resolve_reward
+from vrag_env.rendering import (
+    ViewTransform,
+    canvas_size,
+    draw_box,
+    render_view,
+    view_transform,
+)
+from vrag_env.rewards import EpisodeOutcome, RewardConfig
 from vrag_env.types import BBox, PageId, Query
 
 FEEDBACK_MAX_CHARS = 2048
@@ -77,7 +83,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | answer | ``<answer>1,234.5</answer>`` | ``{"name": "answer", "arguments": {"answer": "1,234.5"}}`` |
 
     ``<think>...</think>`` is allowed and ignored. A crop box is mapped to the full-resolution page,
-    padded by ``crop_padding`` on each side and grown to at least ``min_crop_size`` page pixels. A
+    padded by ``crop_padding`` on each side and grown to at least ``min_crop_size`` page pixels
+    (``geometry="vrag-rl"``, the ``vrag-rl`` preset: VRAG-RL's own mapping, see ``docs/vrag_rl.md``). A
     non-``str`` action raises :class:`gymnasium.error.InvalidAction`; any string that does not parse, or
     cannot be applied (crop before any search, out-of-range box, search past ``max_searches`` or past
     the last page), is an *invalid action*: it costs the penalty below, is explained in
@@ -90,7 +97,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | key | space | content |
     |---|---|---|
     | ``question`` | ``Unicode(max_question_chars)`` | the question |
-    | ``image`` | ``Box(0, 255, (H, W, 3), uint8)`` | the current view (page or crop) letterboxed into ``view_size``; grey before the first search |
+    | ``image`` | ``Box(0, 255, (H, W, 3), uint8)`` | the current view (page or crop) at the top left of the ``view_size`` canvas (derived from the budget and the corpus's pages unless given), black padding around it; grey before the first search |
     | ``feedback`` | ``Unicode(2048)`` | what the last action did, or ``"<ErrorType>: <message>"`` |
 
     ## Rewards
@@ -130,7 +137,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | ``action_error`` | exception name of an invalid action, else ``None`` |
     | ``current_page`` | page id shown now, or ``None`` |
     | ``retrieved_pages`` | page ids shown so far, in order |
-    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x, y, w, h] in the image}``, or ``{}`` (empty, falsy) before a page is shown |
+    | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x1, y1, x2, y2] of the page content in the image}`` (rebuild the mapping with ``ViewTransform.from_info``), or ``{}`` (empty, falsy) before a page is shown |
     | ``num_searches``, ``num_crops``, ``invalid_actions`` | counters |
     | ``score`` | on termination: the reward breakdown (``accuracy``, ``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``); ``{}`` (empty, falsy) before |
     | ``prediction`` | on termination: the answer given; ``None`` before |
@@ -178,14 +185,16 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             )
         self.config: VRAGConfig = resolve_config(preset, **kwargs)
         self.render_mode = render_mode
-        self.reward_config: RewardConfig = get_reward_config(self.config.reward)
+        self.reward_config: RewardConfig = resolve_reward(self.config.reward)
         self._judge = self.reward_config.make_judge()
 
         # Heavy state is shared between env instances of one process (vector envs, evaluators).
         from vrag_env.loading import load_corpus, load_retriever
 
         self.corpus: Corpus = load_corpus(self.config.corpus, self.config.synthetic)
-        self.retriever = load_retriever(self.config.retriever, self.corpus)
+        self.retriever = load_retriever(
+            self.config.retriever, self.corpus, self.config.retriever_options
+        )
         self.questions: list[Query] = self.corpus.split(self.config.split)
         if not self.questions:
             raise ValueError(
@@ -193,10 +202,18 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
                 f"splits present: {sorted({q.split for q in self.corpus.queries.values()})}"
             )
 
-        self.action_set = ActionSet(
-            self.config.dialect, strict=self.config.strict_actions, view_size=self.config.view_size
+        self.view_size: tuple[int, int] = self.config.view_size or canvas_size(
+            ((p.width, p.height) for p in self.corpus.pages.values()),
+            self.config.geometry,
+            self.config.max_view_pixels,
+            self.config.max_zoom,
+            self.config.min_view_pixels,
         )
-        height, width = self.config.view_size
+        """``(height, width)`` of the observation image (the canvas; fixed per env instance)."""
+        self.action_set = ActionSet(
+            self.config.dialect, strict=self.config.strict_actions, view_size=self.view_size
+        )
+        height, width = self.view_size
         self.action_space = _action_space(self.action_set)
         from vrag_env.spaces import Unicode
 
@@ -253,8 +270,11 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         if ep.done:
             ep.score = self.reward_config.score(self.episode_outcome(), judge=self._judge)
             reward += ep.score["reward"]
-        # The env never truncates: the step budget is the registered TimeLimit's job.
-        return self._get_obs(), reward, ep.done, False, self._get_info()
+        # Beyond ``max_steps`` (a preset's own turn limit) the env truncates; otherwise the step
+        # budget is the registered TimeLimit's job.
+        limit = self.config.max_steps
+        truncated = limit is not None and ep.steps >= limit and not ep.done
+        return self._get_obs(), reward, ep.done, truncated, self._get_info()
 
     def render(self) -> np.ndarray | str | None:
         """Render according to ``render_mode`` (``None``: nothing)."""
@@ -322,6 +342,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         # The top len(shown)+1 results always hold at least one page not shown yet.
         shown = set(ep.shown)
         results = self.retriever.search(query, min(n_pages, len(ep.shown) + 1))
+        if not results:  # e.g. BM25: none of the query's words occurs in any page
+            raise IllegalActionError(f"no page matches {query!r}; search with other words")
         fresh = [r for r in results if r.page_id not in shown]
         if not fresh:
             raise IllegalActionError("the search returned no page that has not been shown")
@@ -332,7 +354,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         ep.last_crop = None
         page = self.corpus.pages[page_id]
         ep.view = self._fit((0.0, 0.0, float(page.width), float(page.height)))
-        self._image = render_view(self.corpus.page_image(page_id), ep.view, self.config.view_size)
+        self._image = render_view(self.corpus.page_image(page_id), ep.view, self.view_size)
         ep.feedback = _clip(
             f"Search result for {query!r}: a new page is shown "
             f"(result {len(ep.shown)} of this episode)."
@@ -341,12 +363,13 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     def _crop(self, ep: _Episode, action: Crop) -> None:
         if ep.page is None or ep.view is None:
             raise IllegalActionError("there is no page to crop yet: search first")
+        if self.config.geometry == "vrag-rl":
+            self._crop_vrag_rl(ep, action)
+            return
         view = ep.view
-        height, width = self.config.view_size
-        x1, y1, x2, y2 = action.box
-        if action.frame == "normalized":  # fractions of the observation image -> its pixels
-            x1, y1, x2, y2 = x1 * width, y1 * height, x2 * width, y2 * height
-        elif x2 > width + 0.5 or y2 > height + 0.5:
+        height, width = self.view_size
+        x1, y1, x2, y2 = action.box  # pixels of the observation image (ActionSet converts)
+        if x2 > width + 0.5 or y2 > height + 0.5:
             raise IllegalActionError(
                 f"the box {list(action.box)} lies outside the {width}x{height} image"
             )
@@ -362,32 +385,80 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         region = _pad_box(
             box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height
         )
+        self._show_crop(ep, region)
+
+    def _crop_vrag_rl(self, ep: _Episode, action: Crop) -> None:
+        """VRAG-RL's crop: the box, in pixels of the image last shown, onto the last full page.
+
+        As VRAG-RL's rollout does: pad the box by ``crop_pad_view_px`` in the shown image, scale it
+        by (page size / shown image size) onto the last retrieved page (even when the image shown is
+        itself a crop), pad by ``crop_pad_page_px``, truncate to ints and clip to the page. A box
+        partly outside is clipped; one that leaves nothing is illegal.
+        """
+        assert ep.page is not None and ep.view is not None
+        page = self.corpus.pages[ep.page]
+        shown_w, shown_h = ep.view.width, ep.view.height
+        pad, page_pad = self.config.crop_pad_view_px, self.config.crop_pad_page_px
+        x1, y1, x2, y2 = action.box
+        if min(action.box) < 0:
+            raise IllegalActionError(f"the box {list(action.box)} has a negative coordinate")
+        x1, y1, x2, y2 = x1 - pad, y1 - pad, x2 + pad, y2 + pad
+        mapped = (
+            int(page.width * x1 / shown_w - page_pad),
+            int(page.height * y1 / shown_h - page_pad),
+            int(page.width * x2 / shown_w + page_pad),
+            int(page.height * y2 / shown_h + page_pad),
+        )
+        region = (
+            float(max(0, mapped[0])),
+            float(max(0, mapped[1])),
+            float(min(page.width, mapped[2])),
+            float(min(page.height, mapped[3])),
+        )
+        if region[2] - region[0] < 1 or region[3] - region[1] < 1:
+            raise IllegalActionError(
+                f"the box {list(action.box)} covers nothing of the page (the image shown is "
+                f"{shown_w}x{shown_h} pixels)"
+            )
+        self._show_crop(ep, region)
+
+    def _show_crop(self, ep: _Episode, region: BBox) -> None:
+        assert ep.page is not None
+        page = self.corpus.pages[ep.page]
         ep.crops += 1
         ep.last_crop = region
         ep.view = self._fit(region)
-        self._image = render_view(self.corpus.page_image(ep.page), ep.view, self.config.view_size)
+        self._image = render_view(self.corpus.page_image(ep.page), ep.view, self.view_size)
         zoom = ep.view.scale / self._fit((0.0, 0.0, float(page.width), float(page.height))).scale
         ep.feedback = f"Zoomed in {zoom:.1f}x on the current page."
 
     # ------------------------------------------------------------------ internals
 
     def _fit(self, region: BBox) -> ViewTransform:
-        return fit_view(
-            region, self.config.view_size, self.config.max_view_pixels, self.config.max_zoom
+        config = self.config
+        return view_transform(
+            region,
+            self.view_size,
+            config.geometry,
+            config.max_view_pixels,
+            config.max_zoom,
+            config.min_view_pixels,
         )
 
     def _pick_question(self, options: dict[str, Any] | None) -> Query:
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options must be a dict, got {type(options).__name__}")
         if options:
-            unknown = sorted(set(options) - {"question_id"})
+            unknown = sorted(map(repr, set(options) - {"question_id"}))
             if unknown:
                 raise ValueError(
                     f"unknown reset option(s) {unknown}; the only option is 'question_id'"
                 )
             uid = options.get("question_id")
             if uid is not None:
-                if uid not in self.corpus.queries:
+                if not isinstance(uid, str) or uid not in self.corpus.queries:
                     raise ValueError(
-                        f"unknown question_id {uid!r} in corpus {self.corpus.root} "
+                        f"reset option: unknown question_id {uid!r:.80} in corpus {self.corpus.root} "
                         f"({len(self.corpus.queries)} questions, e.g. {self.questions[0].uid!r})"
                     )
                 return self.corpus.queries[uid]
@@ -440,7 +511,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         page = self.corpus.page_image(ep.page).copy()
         draw_box(page, ep.view.region, width=max(3, page.width // 200))
         full = self._fit((0.0, 0.0, float(page.width), float(page.height)))
-        left = render_view(page, full, self.config.view_size)
+        left = render_view(page, full, self.view_size)
         return np.concatenate([left, self._image], axis=1)
 
     def _render_ansi(self, ep: _Episode) -> str:

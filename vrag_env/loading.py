@@ -8,24 +8,20 @@ the folder and its manifest checksum, so a rebuilt corpus is reloaded.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
-from vrag_env.corpora.corpus import MANIFEST, Corpus
-from vrag_env.retrieval.base import Retriever
+from vrag_env.corpora.corpus import Corpus, corpus_checksum
+from vrag_env.retrieval.base import Retriever, retriever_class
+
+logger = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 _CORPORA: dict[tuple[str, str], Corpus] = {}
 _RETRIEVERS: dict[tuple[str, str, str], Retriever] = {}
-
-
-def _manifest_key(root: Path) -> str:
-    try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return ""
-    return json.dumps(manifest.get("checksums", {}), sort_keys=True)
 
 
 def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Path:
@@ -50,40 +46,47 @@ def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = 
 def load_corpus(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Corpus:
     """Load (or reuse) the corpus of an env config."""
     root = resolve_corpus_path(corpus, synthetic).resolve()
-    key = (str(root), _manifest_key(root))
+    key = (str(root), corpus_checksum(root))
     with _LOCK:
         if key not in _CORPORA:
             _CORPORA[key] = Corpus(root)
         return _CORPORA[key]
 
 
-def load_retriever(name: str, corpus: Corpus) -> Retriever:
+def load_retriever(name: str, corpus: Corpus, options: dict[str, Any] | None = None) -> Retriever:
     """Load (or reuse) retriever ``name`` over ``corpus``, building and caching its index if needed.
 
     ``name`` is a registered backend (``"bm25"``, ...), ``"backend:model"`` for a model-based backend
     with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), or the URL of a
-    ``vrag serve-retriever`` service.
+    ``vrag serve-retriever`` service; ``options`` go to the service client (``timeout``,
+    ``retries``).
     """
-    key = (name, str(corpus.root), _manifest_key(corpus.root))
+    key = (name, str(corpus.root), corpus.checksum, json.dumps(options or {}, sort_keys=True))
     with _LOCK:
         if key not in _RETRIEVERS:
-            _RETRIEVERS[key] = _build_retriever(name, corpus)
+            retriever = _build_retriever(name, corpus, options or {})
+            warning = retriever.coverage_warning()
+            if warning:
+                logger.warning("corpus %s: %s", corpus.root, warning)
+            _RETRIEVERS[key] = retriever
         return _RETRIEVERS[key]
 
 
-def _build_retriever(name: str, corpus: Corpus) -> Retriever:
+def _build_retriever(name: str, corpus: Corpus, options: dict[str, Any]) -> Retriever:
     if name.startswith(("http://", "https://")):
         from vrag_env.retrieval.client import RemoteRetriever
 
-        return RemoteRetriever(name, corpus)
-    from vrag_env.retrieval.base import make_retriever
-
+        unknown = sorted(set(options) - {"timeout", "retries"})
+        if unknown:
+            raise ValueError(
+                f"unknown retriever_options {unknown}; a retriever service takes timeout, retries"
+            )
+        return RemoteRetriever(name, corpus, **options)
+    if options:
+        raise ValueError(
+            f"retriever_options {sorted(options)} apply to a retriever service URL only, "
+            f"not to {name!r}"
+        )
     # "backend:model" picks a checkpoint for model-based backends, e.g. "colqwen2:/models/colqwen2".
     backend, sep, model = name.partition(":")
-    retriever = make_retriever(backend, model=model) if sep else make_retriever(backend)
-    load_or_build = getattr(type(retriever), "load_or_build", None)
-    if load_or_build is not None:
-        loaded: Retriever = load_or_build(corpus, **({"model": model} if sep else {}))
-        return loaded
-    retriever.index(corpus)
-    return retriever
+    return retriever_class(backend).load_or_build(corpus, **({"model": model} if sep else {}))

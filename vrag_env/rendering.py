@@ -1,17 +1,34 @@
-"""Views: how a page region becomes the fixed-size observation image, and back.
+"""Views: how a page region becomes the observation image, and back.
 
 The agent sees a page (or a crop of it) rendered at a *resolution budget*: the region is scaled so
-that it fits ``view_size`` and holds at most ``max_view_pixels`` pixels (VRAG-RL feeds its model
-``512 * 28 * 28`` pixels per image), then letterboxed into the fixed ``view_size`` canvas. Fine print
-that is legible on the full-resolution page is therefore illegible in a whole-page view, and becomes
-legible once the agent crops onto it. :class:`ViewTransform` maps boxes between page pixels and view
-pixels, so the environment, the agents and the tests all use the same arithmetic.
+that it holds at most ``max_view_pixels`` pixels (VRAG-RL feeds its model ``512 * 28 * 28`` pixels
+per image), aspect kept, and drawn at the **top-left corner** of a fixed canvas (the observation
+image); the rest of the canvas is padding. Pixel coordinates in the observation image are therefore
+coordinates in the view itself: there is no letterbox offset. The canvas is sized per env from the
+budget and the corpus's page sizes (:func:`canvas_size`), so a whole-page view is limited by the
+budget alone. Fine print that is legible on the full-resolution page is illegible in a whole-page
+view, and becomes legible once the agent crops onto it. :class:`ViewTransform` maps boxes between
+page pixels and view pixels, so the environment, the agents and the tests all use the same
+arithmetic.
+
+Two sizing rules (``geometry``): ``"default"`` (:func:`fit_view`: the largest scale within the budget,
+the canvas and ``max_zoom``, sides rounded) and ``"vrag-rl"`` (:func:`vrag_rl_size`: VRAG-RL's own
+resize, sides truncated to ints, a lower bound ``min_view_pixels`` and no zoom cap).
+
+The crop frame, once for everyone: an agent's crop box is ``(x1, y1, x2, y2)`` in pixels of the
+observation image (the ``tool`` dialect's fractions are converted by
+:class:`~vrag_env.actions.ActionSet`). An agent rebuilds the current view's mapping from
+``info["view"]`` with :meth:`ViewTransform.from_info` and maps boxes with
+:meth:`~ViewTransform.page_to_view`, :meth:`~ViewTransform.view_to_page` and
+:meth:`~ViewTransform.crop_box`. Every box, ``content_box`` included, is ``(x1, y1, x2, y2)``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -44,8 +61,9 @@ class ViewTransform:
     Attributes:
         region: The shown page region ``(x1, y1, x2, y2)`` in page pixels.
         scale: View pixels per page pixel.
-        offset_x: Left edge of the content inside the view image (letterbox padding).
-        offset_y: Top edge of the content inside the view image.
+        offset_x: Left edge of the content inside the view image (0: views are top-left anchored;
+            kept so that a transform can describe any placement).
+        offset_y: Top edge of the content inside the view image (0).
         width: Content width in view pixels.
         height: Content height in view pixels.
     """
@@ -57,9 +75,35 @@ class ViewTransform:
     width: int
     height: int
 
+    @classmethod
+    def from_info(cls, view: Mapping[str, Any]) -> ViewTransform:
+        """Rebuild the transform from its JSON form, ``info["view"]`` (see :meth:`to_json`).
+
+        Example:
+            >>> t = ViewTransform.from_info(
+            ...     {"region": [0, 0, 1000, 1400], "scale": 0.5, "content_box": [70, 0, 570, 700]}
+            ... )
+            >>> t.view_to_page((70, 0, 570, 700))
+            (0.0, 0.0, 1000.0, 1400.0)
+
+        Raises:
+            ValueError: When a field is missing or malformed.
+        """
+        try:
+            region = tuple(float(v) for v in view["region"])
+            x1, y1, x2, y2 = (int(v) for v in view["content_box"])
+            scale = float(view["scale"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f'info["view"] must hold "region", "scale" and "content_box", got {view!r} ({exc})'
+            ) from None
+        if len(region) != 4 or scale <= 0:
+            raise ValueError(f'info["view"] has a malformed region or scale: {view!r}')
+        return cls(region, scale, x1, y1, x2 - x1, y2 - y1)  # type: ignore[arg-type]
+
     @property
     def content_box(self) -> BBox:
-        """The content rectangle inside the view image, in view pixels."""
+        """The content rectangle ``(x1, y1, x2, y2)`` inside the view image, in view pixels."""
         return (
             float(self.offset_x),
             float(self.offset_y),
@@ -87,12 +131,32 @@ class ViewTransform:
             ry + (box[3] - self.offset_y) / self.scale,
         )
 
+    def crop_box(self, page_box: BBox) -> BBox:
+        """The crop box, in view pixels, that shows ``page_box`` (page pixels) of this view.
+
+        The mapped box is rounded outwards to whole pixels (so the region stays inside after any
+        number formatting) and clipped to :attr:`content_box`.
+        """
+        vx1, vy1, vx2, vy2 = self.page_to_view(page_box)
+        cx1, cy1, cx2, cy2 = self.content_box
+        return (
+            max(cx1, math.floor(vx1)),
+            max(cy1, math.floor(vy1)),
+            min(cx2, math.ceil(vx2)),
+            min(cy2, math.ceil(vy2)),
+        )
+
     def to_json(self) -> dict[str, object]:
-        """JSON form used in ``info``."""
+        """JSON form used in ``info["view"]``: region, scale, and ``content_box`` as (x1, y1, x2, y2)."""
         return {
             "region": [round(v, 2) for v in self.region],
             "scale": round(self.scale, 6),
-            "content_box": [self.offset_x, self.offset_y, self.width, self.height],
+            "content_box": [
+                self.offset_x,
+                self.offset_y,
+                self.offset_x + self.width,
+                self.offset_y + self.height,
+            ],
         }
 
 
@@ -105,7 +169,7 @@ def fit_view(
     """Compute how ``region`` (page pixels) is shown in a ``view_size`` observation.
 
     The scale is the largest that fits the canvas, respects the pixel budget and does not enlarge
-    beyond ``max_zoom``; the content is centred (letterboxed).
+    beyond ``max_zoom``; the content sits at the canvas's top-left corner.
 
     Example:
         >>> t = fit_view((0, 0, 1000, 1400), view_size=(640, 640), max_view_pixels=401408)
@@ -121,17 +185,134 @@ def fit_view(
     return ViewTransform(
         region=(float(x1), float(y1), float(x2), float(y2)),
         scale=scale,
-        offset_x=(vw - width) // 2,
-        offset_y=(vh - height) // 2,
+        offset_x=0,
+        offset_y=0,
         width=width,
         height=height,
     )
 
 
+def vrag_rl_size(
+    width: int, height: int, max_pixels: int = 512 * 28 * 28, min_pixels: int = 256 * 28 * 28
+) -> tuple[int, int]:
+    """The ``(width, height)`` VRAG-RL resizes an image of ``width x height`` pixels to.
+
+    Its rule, applied to every image it shows (a retrieved page or a crop): when the area exceeds
+    ``max_pixels``, both sides are scaled by ``sqrt(max_pixels / area)`` and truncated to ints; then,
+    when the area is below ``min_pixels``, both sides are scaled up the same way. Aspect is kept.
+
+    Example:
+        >>> vrag_rl_size(2480, 3508)
+        (532, 753)
+        >>> vrag_rl_size(100, 50)
+        (633, 316)
+    """
+    w, h = int(width), int(height)
+    if w < 1 or h < 1:
+        raise ValueError(f"an image needs a positive size, got {width}x{height}")
+    if w * h > max_pixels:
+        factor = math.sqrt(max_pixels / (w * h))
+        w, h = int(w * factor), int(h * factor)
+    if 0 < w * h < min_pixels:
+        factor = math.sqrt(min_pixels / (w * h))
+        w, h = int(w * factor), int(h * factor)
+    return max(w, 1), max(h, 1)
+
+
+def fit_view_vrag_rl(
+    region: BBox,
+    view_size: tuple[int, int],
+    max_view_pixels: int = 512 * 28 * 28,
+    min_view_pixels: int = 256 * 28 * 28,
+) -> ViewTransform:
+    """Show ``region`` (whole page pixels) at VRAG-RL's size (:func:`vrag_rl_size`), top-left anchored.
+
+    A view larger than the canvas (only a very elongated crop) is shrunk to fit it, aspect kept.
+    :attr:`ViewTransform.scale` is the horizontal scale ``width / region width``; the vertical one
+    differs by the integer truncation only.
+    """
+    x1, y1, x2, y2 = region
+    rw, rh = max(round(x2 - x1), 1), max(round(y2 - y1), 1)
+    width, height = vrag_rl_size(rw, rh, max_view_pixels, min_view_pixels)
+    vh, vw = view_size
+    if width > vw or height > vh:
+        shrink = min(vw / width, vh / height)
+        width, height = max(1, min(vw, int(width * shrink))), max(1, min(vh, int(height * shrink)))
+    return ViewTransform(
+        region=(float(x1), float(y1), float(x2), float(y2)),
+        scale=width / rw,
+        offset_x=0,
+        offset_y=0,
+        width=width,
+        height=height,
+    )
+
+
+def page_view_size(
+    page_width: int,
+    page_height: int,
+    geometry: str = "default",
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float | None = DEFAULT_MAX_ZOOM,
+    min_view_pixels: int | None = None,
+) -> tuple[int, int]:
+    """``(width, height)`` of a whole-page view before any canvas limit."""
+    if geometry == "vrag-rl":
+        return vrag_rl_size(page_width, page_height, max_view_pixels, min_view_pixels or 1)
+    scale = math.sqrt(max_view_pixels / (page_width * page_height))
+    if max_zoom is not None:
+        scale = min(scale, max_zoom)
+    return max(1, round(page_width * scale)), max(1, round(page_height * scale))
+
+
+def view_transform(
+    region: BBox,
+    view_size: tuple[int, int],
+    geometry: str = "default",
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float | None = DEFAULT_MAX_ZOOM,
+    min_view_pixels: int | None = None,
+) -> ViewTransform:
+    """How the env shows ``region`` on a ``view_size`` canvas under a config's geometry.
+
+    ``geometry="vrag-rl"`` uses :func:`fit_view_vrag_rl`, anything else :func:`fit_view`. The env
+    and the episode viewer both call this, so a re-rendered view is the one the agent saw.
+    """
+    if geometry == "vrag-rl":
+        return fit_view_vrag_rl(region, view_size, max_view_pixels, min_view_pixels or 1)
+    zoom = math.inf if max_zoom is None else max_zoom
+    return fit_view(region, view_size, max_view_pixels, zoom)
+
+
+def canvas_size(
+    page_sizes: Iterable[tuple[int, int]],
+    geometry: str = "default",
+    max_view_pixels: int = DEFAULT_MAX_VIEW_PIXELS,
+    max_zoom: float | None = DEFAULT_MAX_ZOOM,
+    min_view_pixels: int | None = None,
+) -> tuple[int, int]:
+    """The ``(height, width)`` of an observation canvas that holds every whole-page view.
+
+    Each side is the largest of that side over the pages' views (:func:`page_view_size`), and at
+    least the side of a square view of ``max_view_pixels`` (so crops of any page's proportions up to
+    square fit too). A crop view larger than the canvas is shrunk to fit it.
+
+    Example:
+        >>> canvas_size([(2480, 3508), (5334, 3000)])
+        (754, 845)
+    """
+    side = math.isqrt(max_view_pixels - 1) + 1
+    height = width = side
+    for pw, ph in page_sizes:
+        w, h = page_view_size(pw, ph, geometry, max_view_pixels, max_zoom, min_view_pixels)
+        width, height = max(width, w), max(height, h)
+    return height, width
+
+
 def render_view(
     page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]
 ) -> np.ndarray:
-    """Render the transform's region of ``page`` into a letterboxed ``(H, W, 3)`` uint8 array."""
+    """Render the transform's region of ``page`` at the top left of a ``(H, W, 3)`` uint8 canvas."""
     vh, vw = view_size
     x1, y1, x2, y2 = transform.region
     content = page.resize(

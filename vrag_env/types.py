@@ -4,10 +4,18 @@ Coordinate frames (one place to look them up):
 
 * **Page pixels**: ``(x1, y1, x2, y2)`` in pixels of the full-resolution page image, origin top-left.
   Word boxes, evidence boxes, ``info["view_box"]`` and everything stored in a corpus use this frame.
-* **View pixels**: pixels of the observation ``image`` array (the letterboxed view). The ``vrag`` action
-  dialect's ``<bbox>`` uses this frame, as the released VRAG-RL checkpoints do.
+* **View pixels**: pixels of the observation ``image`` array. Views are drawn at its top-left corner,
+  so view pixels are pixels of the view itself (no offset); the content covers
+  ``info["view"]["content_box"]`` and the rest of the canvas is padding. Every agent-side crop box
+  (:class:`vrag_env.actions.Crop`) is in this frame, whatever the dialect; the ``vrag`` dialect's
+  ``<bbox>`` uses it directly, as the released VRAG-RL checkpoints do.
 * **Normalised view**: fractions ``0..1`` of the observation image's width and height (view pixels
-  divided by the view size). The ``tool`` action dialect's ``crop`` uses this frame.
+  divided by the view size). Only the ``tool`` dialect's text uses it: the action set converts it
+  to view pixels when it parses and back when it formats.
+
+Every box is ``(x1, y1, x2, y2)``, ``content_box`` included.
+:meth:`vrag_env.rendering.ViewTransform.from_info` rebuilds the view-to-page mapping from
+``info["view"]``.
 """
 
 from __future__ import annotations
@@ -188,6 +196,8 @@ class Query:
         query_type: ``"single-hop"`` or ``"multi-hop"`` (or a dataset's own label).
         evidence: Gold answer locations, when known (the built-in corpus always knows them).
         small_print: Whether the answer is illegible in an unzoomed view (``None`` if unknown).
+        needs_zoom: Measured by OCR: the evidence is not read on the whole-page view and is read on
+            the oracle's crop (``None`` if not measured; see :mod:`vrag_env.corpora.legibility`).
         meta: Free-form JSON metadata (template id, source dataset, ...).
     """
 
@@ -200,6 +210,7 @@ class Query:
     query_type: str = ""
     evidence: tuple[Evidence, ...] = ()
     small_print: bool | None = None
+    needs_zoom: bool | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -214,6 +225,7 @@ class Query:
             "query_type": self.query_type,
             "evidence": [e.to_json() for e in self.evidence],
             "small_print": self.small_print,
+            "needs_zoom": self.needs_zoom,
             "meta": self.meta,
         }
 
@@ -247,6 +259,7 @@ class Query:
                 for i, e in enumerate(record.get("evidence") or [])
             ),
             small_print=None if small is None else bool(small),
+            needs_zoom=None if record.get("needs_zoom") is None else bool(record["needs_zoom"]),
             meta=dict(record.get("meta") or {}),
         )
 

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import re
 import zlib
 from pathlib import Path
@@ -34,9 +33,11 @@ from typing import Any
 import gymnasium as gym
 from PIL import Image
 
-from agents.base import Agent
-from agents.vlm.backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
-from agents.vlm.chat import (
+from vrag_env.actions import Action, ActionParseError, ActionSet, Crop
+
+from ..base import Agent
+from .backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
+from .chat import (
     Message,
     action_message,
     image_block,
@@ -45,16 +46,12 @@ from agents.vlm.chat import (
     to_pil,
     trim_images,
 )
-from vrag_env.actions import DIALECTS, Action, ActionParseError, ActionSet, Crop
-
-DEFAULT_MAX_IMAGE_PIXELS = 512 * 28 * 28
-"""Per-image pixel budget: VRAG-RL's ``max_pixels`` for Qwen2.5-VL (401,408 pixels, 512 tokens)."""
-
-DEFAULT_MIN_IMAGE_PIXELS = 4 * 28 * 28
-"""Smallest image area sent (the Qwen2-VL processors' lower bound is 56 * 56)."""
-
-IMAGE_FACTOR = 28
-"""Image sides are rounded to multiples of this (Qwen2/2.5-VL patch size 14 x merge size 2)."""
+from .config import (
+    CHAT_FORMATS,
+    DEFAULT_MAX_IMAGE_PIXELS,
+    IMAGE_FACTOR,
+    VLMAgentConfig,
+)
 
 STOP_STRINGS: dict[str, tuple[str, ...]] = {
     "vrag": ("</search>", "</bbox>", "</region>", "</answer>"),
@@ -65,11 +62,6 @@ STOP_STRINGS: dict[str, tuple[str, ...]] = {
 PROMPT_TEMPLATE = "{instructions}\nQuestion: {question}"
 """First user turn (also the format of :func:`agents.vlm.trl_env.build_prompt`)."""
 
-CHAT_FORMATS = ("prompt", "tools")
-"""``prompt``: the grammar is described in the first user turn and every observation is a user
-turn (VRAG-RL). ``tools``: search/crop/answer are function schemas rendered by the chat template and
-observations are ``tool`` messages (the format :mod:`agents.vlm.trl_env` trains with)."""
-
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _ACTION_TAG = re.compile(r"<(search|bbox|region|answer)>(.*?)</\1>", re.DOTALL)
 
@@ -79,37 +71,12 @@ class VLMAgent(Agent):
 
     Args:
         action_set: The env's action set (its dialect and observation image size).
-        model: Checkpoint folder or hub id for the local transformers backend.
-        base_url: OpenAI-compatible API root (``http://HOST:PORT/v1``) for the server backend.
-        api_key: Bearer token for ``base_url`` (default: ``$OPENAI_API_KEY``, else ``"EMPTY"``).
-        served_model: Model name sent to ``base_url`` (default: the first of ``GET /models``).
-        dialect: Dialect the model writes (default: the env's). When it differs from the env's,
-            each parsed reply is re-written in the env's dialect; unparseable replies pass through.
-        chat_format: ``"prompt"`` or ``"tools"`` (see :data:`CHAT_FORMATS`); default ``"prompt"``.
-        max_new_tokens: Most tokens per reply.
-        temperature: ``0`` = greedy and deterministic; above ``0`` samples with a seed derived from
-            ``seed``, the question and the step.
-        top_p: Nucleus-sampling mass.
-        max_images: Keep at most this many (most recent) images in the chat (``K``).
-        max_image_pixels: Downscale each image to at most this many pixels.
-        min_image_pixels: Upscale smaller images to at least this many pixels.
-        max_total_image_pixels: Optional budget over all kept images (the newest always stays).
-        seed: Base seed for sampling.
-        system_prompt: Optional system message (VRAG-RL puts everything in the user turn).
-        instructions: Replaces the grammar text of the first user turn.
-        stop: Replaces the dialect's stop strings (``[]`` for none).
-        server_stop: Send stop strings to the server (``None``: try, and fall back to cutting
-            replies client-side when the server rejects them; ``transformers serve`` does).
-        device: Torch device of the local backend (default: CUDA when available).
-        dtype: Weight dtype of the local backend (default ``"auto"``).
-        model_kwargs: Extra ``from_pretrained`` arguments of the local backend.
-        timeout: Seconds per server request.
-        retries: Retries per failed server request.
-        extra_body: Extra fields of every server request (e.g. vLLM's ``{"top_k": 1}``).
-        backend: A ready :class:`~agents.vlm.backends.Backend` (replaces ``model``/``base_url``).
+        config: The settings (:class:`~agents.vlm.config.VLMAgentConfig`; default: its defaults).
+        **options: Fields of :class:`~agents.vlm.config.VLMAgentConfig` that replace ``config``'s
+            (how ``vrag eval --agent-arg KEY=VALUE`` passes them).
 
     Raises:
-        ValueError: For an invalid combination of options.
+        ValueError: For an unknown option, a value out of range or an invalid combination.
     """
 
     name = "vlm"
@@ -118,97 +85,29 @@ class VLMAgent(Agent):
     default_chat_format: str = "prompt"
 
     def __init__(
-        self,
-        action_set: ActionSet,
-        *,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        served_model: str | None = None,
-        dialect: str | None = None,
-        chat_format: str | None = None,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        max_images: int | None = 4,
-        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-        min_image_pixels: int = DEFAULT_MIN_IMAGE_PIXELS,
-        max_total_image_pixels: int | None = None,
-        seed: int = 0,
-        system_prompt: str | None = None,
-        instructions: str | None = None,
-        stop: list[str] | tuple[str, ...] | None = None,
-        server_stop: bool | None = None,
-        device: str | None = None,
-        dtype: str = "auto",
-        model_kwargs: dict[str, Any] | None = None,
-        timeout: float = 300.0,
-        retries: int = 3,
-        extra_body: dict[str, Any] | None = None,
-        backend: Backend | None = None,
+        self, action_set: ActionSet, config: VLMAgentConfig | None = None, **options: Any
     ) -> None:
+        cfg = (config or VLMAgentConfig()).updated(**options)
+        self.settings = cfg
         self.env_actions = action_set
-        self.dialect = dialect or self.default_dialect or action_set.dialect
-        if self.dialect not in DIALECTS:
-            raise ValueError(f"dialect must be one of {list(DIALECTS)}, got {self.dialect!r}")
-        self.chat_format = chat_format or self.default_chat_format
-        if self.chat_format not in CHAT_FORMATS:
-            raise ValueError(
-                f"chat_format must be one of {list(CHAT_FORMATS)}, got {self.chat_format!r}"
-            )
+        self.dialect = cfg.dialect or self.default_dialect or action_set.dialect
+        self.chat_format = cfg.chat_format or self.default_chat_format
         if self.chat_format == "tools" and self.dialect != "tool":
             raise ValueError(
                 "chat_format='tools' needs dialect='tool' (the model writes tool calls)"
             )
-        if max_images is not None and max_images < 0:
-            raise ValueError(f"max_images must be >= 0 or None, got {max_images}")
-        if min_image_pixels < IMAGE_FACTOR**2 or max_image_pixels < min_image_pixels:
-            raise ValueError(
-                f"need {IMAGE_FACTOR**2} <= min_image_pixels <= max_image_pixels, got "
-                f"{min_image_pixels} and {max_image_pixels}"
-            )
-        self.max_images = max_images
-        self.max_total_image_pixels = max_total_image_pixels
-        self.seed = int(seed)
-        self.system_prompt = system_prompt
-        self.stop = tuple(STOP_STRINGS[self.dialect] if stop is None else stop)
-        settings = GenerationSettings(
-            max_new_tokens=int(max_new_tokens),
-            temperature=float(temperature),
-            top_p=float(top_p),
-            stop=self.stop,
-        )
-        model = model or (None if base_url or backend else self.default_model)
-        if backend is None:
-            if (model is None) == (base_url is None):
-                raise ValueError(
-                    f"the {self.name} agent needs exactly one of model= (a checkpoint folder or hub "
-                    "id, `vrag eval --model PATH`) and base_url= (an OpenAI-compatible server, "
-                    "`vrag eval --base-url http://127.0.0.1:8000/v1`)"
-                )
-            if base_url is not None:
-                backend = OpenAIBackend(
-                    base_url,
-                    settings,
-                    api_key=api_key,
-                    served_model=served_model,
-                    timeout=timeout,
-                    retries=retries,
-                    extra_body=extra_body,
-                    server_stop=server_stop,
-                )
-            else:
-                assert model is not None
-                backend = TransformersBackend(
-                    model, settings, device=device, dtype=dtype, model_kwargs=model_kwargs
-                )
-        self.backend = backend
+        self.max_images = cfg.max_images
+        self.max_total_image_pixels = cfg.max_total_image_pixels
+        self.seed = int(cfg.seed)
+        self.system_prompt = cfg.system_prompt
+        self.stop = tuple(STOP_STRINGS[self.dialect] if cfg.stop is None else cfg.stop)
+        self.backend = cfg.backend or self._make_backend(cfg)
 
         # The image the model sees: the observation downscaled into the pixel budget (and into the
         # processor's own budget when it is known, so the processor never resizes it again).
-        limit = backend.max_image_pixels
-        self.max_image_pixels = min(max_image_pixels, limit) if limit else max_image_pixels
-        self.min_image_pixels = min(min_image_pixels, self.max_image_pixels)
+        limit = self.backend.max_image_pixels
+        self.max_image_pixels = min(cfg.max_image_pixels, limit) if limit else cfg.max_image_pixels
+        self.min_image_pixels = min(cfg.min_image_pixels, self.max_image_pixels)
         view_h, view_w = action_set.view_size
         self.image_size: tuple[int, int] = qwen_resized_size(
             view_h,
@@ -219,7 +118,7 @@ class VLMAgent(Agent):
         )
         self.model_actions = ActionSet(self.dialect, view_size=self.image_size)
         self.instructions = (
-            instructions if instructions is not None else self._default_instructions()
+            cfg.instructions if cfg.instructions is not None else self._default_instructions()
         )
         self.tools = self._tool_schemas() if self.chat_format == "tools" else None
         self._messages: list[Message] = []
@@ -234,31 +133,64 @@ class VLMAgent(Agent):
         Raises:
             ValueError: For an unknown option; the message lists the known ones.
         """
-        signature = inspect.signature(VLMAgent.__init__)
-        known = [p for p in signature.parameters if p not in ("self", "action_set")]
-        unknown = sorted(set(options) - set(known))
+        unknown = sorted(set(options) - set(VLMAgentConfig.field_names()))
         if unknown:
-            raise ValueError(f"unknown {cls.name} agent option(s) {unknown}; options: {known}")
+            raise ValueError(
+                f"unknown {cls.name} agent option(s) {unknown}; "
+                f"options: {VLMAgentConfig.field_names()}"
+            )
         action_set = getattr(env.unwrapped, "action_set", None)
         if not isinstance(action_set, ActionSet):
             raise ValueError(f"the {cls.name} agent needs a VRAG env with an action_set, got {env}")
         return cls(action_set, **options)
 
+    def _make_backend(self, cfg: VLMAgentConfig) -> Backend:
+        """The backend ``cfg`` names: a server (``base_url``) or a local model (``model``)."""
+        settings = GenerationSettings(
+            max_new_tokens=int(cfg.max_new_tokens),
+            temperature=float(cfg.temperature),
+            top_p=float(cfg.top_p),
+            stop=self.stop,
+        )
+        model = cfg.model or (None if cfg.base_url else self.default_model)
+        if (model is None) == (cfg.base_url is None):
+            raise ValueError(
+                f"the {self.name} agent needs exactly one of model= (a checkpoint folder or hub "
+                "id, `vrag eval --model PATH`) and base_url= (an OpenAI-compatible server, "
+                "`vrag eval --base-url http://127.0.0.1:8000/v1`)"
+            )
+        if cfg.base_url is not None:
+            return OpenAIBackend(
+                cfg.base_url,
+                settings,
+                api_key=cfg.api_key,
+                served_model=cfg.served_model,
+                timeout=cfg.timeout,
+                retries=cfg.retries,
+                extra_body=dict(cfg.extra_body) if cfg.extra_body is not None else None,
+                server_stop=cfg.server_stop,
+            )
+        assert model is not None
+        return TransformersBackend(
+            model,
+            settings,
+            device=cfg.device,
+            dtype=cfg.dtype,
+            model_kwargs=dict(cfg.model_kwargs) if cfg.model_kwargs is not None else None,
+        )
+
     def _default_instructions(self) -> str:
         if self.chat_format == "tools":
-            from agents.vlm.trl_env import INSTRUCTIONS
+            from .trl_env import INSTRUCTIONS
 
             return INSTRUCTIONS
         return self.model_actions.describe()
 
     def _tool_schemas(self) -> list[dict[str, Any]]:
-        """Function schemas of the search/crop/answer tools the GRPO trainer exposes."""
-        from transformers.utils import get_json_schema
+        """Function schemas of the tools, exactly as training renders them (same order)."""
+        from .trl_env import tool_schemas
 
-        from agents.vlm.trl_env import VRAGToolEnv
-
-        tools = VRAGToolEnv()
-        return [get_json_schema(getattr(tools, name)) for name in ("search", "crop", "answer")]
+        return tool_schemas()
 
     # ------------------------------------------------------------------ agent API
 
@@ -364,9 +296,7 @@ class VLMAgent(Agent):
         if self.dialect != self.env_actions.dialect:
             if parsed is None:
                 return reply  # the env rejects it and explains why
-            converted = _convert_crop(
-                parsed, self.env_actions.dialect, self.image_size, self.env_actions.view_size, info
-            )
+            converted = _convert_crop(parsed, self.image_size, self.env_actions.view_size, info)
             return self.env_actions.format(converted) if converted is not None else reply
         if (
             self.dialect == "vrag"
@@ -391,15 +321,18 @@ class GRPOAgent(VLMAgent):
     default_dialect = "tool"
     default_chat_format = "tools"
 
-    def __init__(self, action_set: ActionSet, **options: Any) -> None:
-        served = options.get("base_url") is not None or options.get("backend") is not None
-        if not served and not options.get("model") and not Path(self.default_model or "").is_dir():
+    def __init__(
+        self, action_set: ActionSet, config: VLMAgentConfig | None = None, **options: Any
+    ) -> None:
+        cfg = (config or VLMAgentConfig()).updated(**options)
+        served = cfg.base_url is not None or cfg.backend is not None
+        if not served and not cfg.model and not Path(self.default_model or "").is_dir():
             raise ValueError(
                 f"no GRPO checkpoint at {self.default_model}: train one with "
                 "`uv run python agents/trl_grpo.py`, or pass --model PATH (or --base-url URL of a "
                 "server that serves it)"
             )
-        super().__init__(action_set, **options)
+        super().__init__(action_set, cfg)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -438,38 +371,32 @@ def _rescale_first_box(reply: str, shown: tuple[int, int], view: tuple[int, int]
 
 def _convert_crop(
     action: Action,
-    env_dialect: str,
     shown: tuple[int, int],
     view_size: tuple[int, int],
     info: dict[str, Any],
 ) -> Action | None:
-    """Express an action in the other dialect's crop frame (searches and answers are unchanged).
+    """Map a crop from the shown image's pixels to the observation image's pixels.
 
-    ``tool`` crops are fractions of the observation image; ``vrag`` crops are pixels of the
-    observation image, here of the image the model was shown (``shown``, the observation scaled from
-    ``view_size``). Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
+    Both action sets parse crops into pixels of their image (:class:`~vrag_env.actions.ActionSet`
+    converts the ``tool`` dialect's fractions), so only the scale between the image the model was
+    shown (``shown``) and the observation (``view_size``) remains; searches and answers are
+    unchanged. Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
     """
     if not isinstance(action, Crop):
         return action
-    view = info.get("view")
-    if not view:
+    if not info.get("view"):
         return None
-    vh, vw = float(view_size[0]), float(view_size[1])
-    if env_dialect == "vrag":  # model: fractions of the image -> env: observation pixels
-        f1, g1, f2, g2 = action.box
-        return Crop((f1 * vw, g1 * vh, f2 * vw, g2 * vh), "view")
-    # model: pixels of the shown image -> fractions of the image
+    sy, sx = view_size[0] / shown[0], view_size[1] / shown[1]
     x1, y1, x2, y2 = action.box
-    fractions = [
-        min(1.0, max(0.0, x1 / shown[1])),
-        min(1.0, max(0.0, y1 / shown[0])),
-        min(1.0, max(0.0, x2 / shown[1])),
-        min(1.0, max(0.0, y2 / shown[0])),
-    ]
-    if fractions[2] <= fractions[0] or fractions[3] <= fractions[1]:
+    box = (
+        min(float(view_size[1]), max(0.0, x1 * sx)),
+        min(float(view_size[0]), max(0.0, y1 * sy)),
+        min(float(view_size[1]), max(0.0, x2 * sx)),
+        min(float(view_size[0]), max(0.0, y2 * sy)),
+    )
+    if box[2] <= box[0] or box[3] <= box[1]:
         return None
-    f1, g1, f2, g2 = (round(v, 4) for v in fractions)
-    return Crop((f1, g1, f2, g2), "normalized")
+    return Crop(box)
 
 
 __all__ = [
@@ -479,4 +406,5 @@ __all__ = [
     "STOP_STRINGS",
     "GRPOAgent",
     "VLMAgent",
+    "VLMAgentConfig",
 ]

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.vlm.chat import (
+from .chat import (
     Message,
     build_model_inputs,
     count_images,

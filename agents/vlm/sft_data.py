@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from agents.vlm.trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods
 from vrag_env.actions import Action, Answer, Search
+
+from .trl_env import INSTRUCTIONS, VRAGToolEnv, build_prompt, tool_methods, tool_schemas
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -52,17 +53,6 @@ CROP_DECIMALS = 2
 """Crop coordinates in the targets are rounded outwards to this many decimals (shorter targets)."""
 
 
-def tool_schemas(env: VRAGToolEnv | None = None) -> list[dict[str, Any]]:
-    """The JSON schemas of the adapter's tools, in the order ``GRPOTrainer`` renders them.
-
-    Args:
-        env: An adapter instance (a default one is made; nothing is loaded).
-    """
-    from transformers.utils import get_json_schema
-
-    return [get_json_schema(f) for f in tool_methods(env or VRAGToolEnv())]
-
-
 def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """One entry of an assistant message's ``tool_calls``, arguments as a JSON string."""
     return {
@@ -71,15 +61,18 @@ def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def action_to_call(action: Action, decimals: int = CROP_DECIMALS) -> tuple[str, dict[str, Any]]:
+def action_to_call(
+    action: Action, decimals: int = CROP_DECIMALS, view_size: tuple[int, int] = (640, 640)
+) -> tuple[str, dict[str, Any]]:
     """Map a parsed ``tool``-dialect action to the adapter's tool name and keyword arguments.
 
     Crop boxes are rounded outwards (floor the top-left, ceil the bottom-right), so the rounded
     box still contains the evidence the oracle aimed at.
 
     Args:
-        action: A :class:`Search`, :class:`Crop` (normalised frame) or :class:`Answer`.
+        action: A :class:`Search`, :class:`Crop` (observation-image pixels) or :class:`Answer`.
         decimals: Decimals kept in crop coordinates.
+        view_size: ``(height, width)`` of the observation image the crop's pixels belong to.
 
     Returns:
         ``(name, arguments)``, e.g. ``("crop", {"x1": 0.1, "y1": 0.2, "x2": 0.6, "y2": 0.45})``.
@@ -88,15 +81,15 @@ def action_to_call(action: Action, decimals: int = CROP_DECIMALS) -> tuple[str, 
         return "search", {"query": action.query}
     if isinstance(action, Answer):
         return "answer", {"answer": action.text}
-    if action.frame != "normalized":
-        raise ValueError(f"expected a crop in the normalized frame, got frame={action.frame!r}")
     scale = 10**decimals
-    x1, y1, x2, y2 = action.box
+    h, w = view_size
+    x1, y1, x2, y2 = (action.box[0] / w, action.box[1] / h, action.box[2] / w, action.box[3] / h)
+    eps = 1e-6  # float error from the pixel round trip does not round a fraction outwards
     box = (
-        max(0.0, math.floor(x1 * scale) / scale),
-        max(0.0, math.floor(y1 * scale) / scale),
-        min(1.0, math.ceil(x2 * scale) / scale),
-        min(1.0, math.ceil(y2 * scale) / scale),
+        max(0.0, math.floor(x1 * scale + eps) / scale),
+        max(0.0, math.floor(y1 * scale + eps) / scale),
+        min(1.0, math.ceil(x2 * scale - eps) / scale),
+        min(1.0, math.ceil(y2 * scale - eps) / scale),
     )
     return "crop", dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
 
@@ -124,7 +117,7 @@ def oracle_episode(
         The example (see the module docstring); ``reward`` is the env's episode return and
         ``answered`` whether the episode ended with an answer.
     """
-    from agents.oracle import OracleAgent
+    from ..oracle import OracleAgent
 
     tool_env.reset(question_id=question_id, seed=seed)
     oracle = OracleAgent.from_env(tool_env.env, zoom=zoom)
@@ -138,7 +131,7 @@ def oracle_episode(
     methods = {f.__name__: f for f in tool_methods(tool_env)}
     while not tool_env.done:
         action = action_set.parse(oracle.act({}, tool_env.info))
-        name, arguments = action_to_call(action, decimals)
+        name, arguments = action_to_call(action, decimals, action_set.view_size)
         messages.append(
             {"role": "assistant", "content": [], "tool_calls": [tool_call(name, arguments)]}
         )

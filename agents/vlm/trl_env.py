@@ -76,7 +76,7 @@ class VRAGToolEnv:
     :meth:`reset` with each dataset row: a row with a ``question_id`` column pins the question,
     otherwise one is drawn from the env's split with ``seed``.
 
-    Tool images are the env's ``image`` observation (the current view, letterboxed into the fixed
+    Tool images are the env's ``image`` observation (the current view, at the top left of the fixed
     ``view_size``). Keep them small for small models: ``max_completion_length`` counts the image
     tokens of every tool result (a Qwen2-VL image costs one token per 28x28 pixels), so pass e.g.
     ``env_kwargs={"view_size": (224, 224), "max_view_pixels": 224 * 224}``. A fixed size also keeps
@@ -279,6 +279,22 @@ def tool_methods(env: VRAGToolEnv) -> list[Callable[..., Any]]:
         for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction)
         if name not in ("reset", "get_reward") and not name.startswith("_")
     ]
+
+
+def tool_schemas(env: VRAGToolEnv | None = None) -> list[dict[str, Any]]:
+    """The JSON schemas of the adapter's tools, in the order ``GRPOTrainer`` renders them.
+
+    The one source of the tool descriptions: the GRPO trainer (through :func:`tool_methods`), the
+    SFT data (:mod:`agents.vlm.sft_data`) and the prompted agent at evaluation
+    (:class:`agents.vlm.agent.VLMAgent` with ``chat_format="tools"``) all render these, so a model
+    is prompted at evaluation exactly as it was trained.
+
+    Args:
+        env: An adapter instance (a default one is made; nothing is loaded).
+    """
+    from transformers.utils import get_json_schema
+
+    return [get_json_schema(f) for f in tool_methods(env or VRAGToolEnv())]
 
 
 def image_block(image: np.ndarray | Image.Image) -> Block:

@@ -2,10 +2,10 @@
 
 Pipeline:
 
-1. **Sources** list documents and their pages (:class:`FileSource` for PDFs, images and folders;
-   :mod:`vrag_env.corpora.hub_formats` for local copies of published benchmarks). Every file is
-   validated before any page is written: an unreadable, truncated or oversized file fails the run
-   with a message naming it.
+1. **Sources** (:mod:`vrag_env.corpora.sources`) list documents and their pages (:class:`FileSource`
+   for PDFs, images and folders; :mod:`vrag_env.corpora.hub_formats` for local copies of published
+   benchmarks). Every file is validated before any page is written: an unreadable, truncated or
+   oversized file fails the run with a message naming it.
 2. **Queries** are parsed and their reference pages mapped to page ids
    (:mod:`vrag_env.corpora.queries`).
 3. **Pages** are rendered (PDFs, with PyMuPDF at ``dpi``) or decoded (images) and get a text layer:
@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import io
 import json
 import logging
 import os
+import shutil
 import time
-import warnings
-from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,337 +38,39 @@ from PIL import Image, ImageChops
 from vrag_env.corpora.corpus import IMAGES_DIR, MANIFEST, CorpusWriter, is_corpus, sha256_file
 from vrag_env.corpora.queries import (
     HASH_SPLIT,
-    DocPages,
     PageMapper,
     QueryError,
-    RawQuery,
     attach_evidence,
     load_query_file,
     resolve_queries,
+)
+from vrag_env.corpora.sources import (
+    IMAGE_SUFFIXES,
+    PDF_SUFFIXES,
+    FileSource,
+    PageInput,
+    Source,
+    check_unique_docs,
 )
 from vrag_env.types import Page, PageId, Query, Word
 
 logger = logging.getLogger(__name__)
 
-PDF_SUFFIXES = (".pdf",)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
-MULTI_FRAME_SUFFIXES = (".tif", ".tiff")
-"""Multi-page TIFFs (common for scans) become one page per frame; other images are one page."""
+__all__ = [
+    "DEFAULT_DPI",
+    "IMAGE_SUFFIXES",
+    "OCR_MODES",
+    "PDF_SUFFIXES",
+    "FileSource",
+    "IngestReport",
+    "PageInput",
+    "Source",
+    "ingest",
+]
 
 OCR_MODES = ("auto", "always", "never")
 DEFAULT_DPI = 144
 DPI_RANGE = (36, 600)
-
-
-# ---------------------------------------------------------------------------------------------
-# Images
-
-
-def _bomb_message(label: str, exc: Exception) -> str:
-    return (
-        f"{label}: refusing to decode a possible decompression bomb ({exc}); downscale the "
-        "image, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
-    )
-
-
-def open_image(data: Path | bytes, label: str) -> Image.Image:
-    """Open an image lazily with Pillow's decompression-bomb guard turned into an error.
-
-    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and raises above twice that; ingestion treats
-    both as errors so a huge bitmap never gets decoded.
-
-    Args:
-        data: A file path or the encoded bytes.
-        label: How to name the image in messages (its path, or dataset row).
-
-    Raises:
-        ValueError: If the data is empty, not a supported image, or too large.
-    """
-    if isinstance(data, Path):
-        if data.stat().st_size == 0:
-            raise ValueError(
-                f"{label}: empty file (0 bytes); remove it or replace it with the page"
-            )
-        src: Any = data
-    else:
-        if not data:
-            raise ValueError(f"{label}: empty image data")
-        src = io.BytesIO(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            return Image.open(src)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ValueError(_bomb_message(label, exc)) from exc
-        except OSError as exc:  # UnidentifiedImageError and truncated headers
-            raise ValueError(f"{label}: not a readable image ({exc})") from exc
-
-
-def image_frame_count(path: Path) -> int:
-    """Validate an image file and return its number of pages (TIFF frames, else 1).
-
-    Raises:
-        ValueError: If the file is empty, not an image, corrupt, or too large.
-    """
-    with open_image(path, str(path)) as img:
-        frames = (
-            int(getattr(img, "n_frames", 1)) if path.suffix.lower() in MULTI_FRAME_SUFFIXES else 1
-        )
-        try:
-            img.verify()
-        except Exception as exc:  # Pillow raises SyntaxError, OSError, struct.error, ...
-            raise ValueError(f"{path}: corrupt image ({exc})") from exc
-    return frames
-
-
-def load_image(data: Path | bytes, label: str, frame: int = 0) -> Image.Image:
-    """Decode one frame of an image as RGB, guarded against decompression bombs.
-
-    See :func:`open_image` for the guard.
-
-    Raises:
-        ValueError: If the image cannot be decoded; the message names ``label``.
-    """
-    img = open_image(data, label)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if frame:
-                img.seek(frame)
-            img.load()
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                # Transparent areas become white (paper), not black.
-                rgba = img.convert("RGBA")
-                page = Image.new("RGB", img.size, (255, 255, 255))
-                page.paste(rgba, mask=rgba.getchannel("A"))
-                return page
-            return img.convert("RGB")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValueError(_bomb_message(label, exc)) from exc
-    except (OSError, SyntaxError, EOFError) as exc:
-        raise ValueError(f"{label}: corrupt or truncated image ({exc})") from exc
-    finally:
-        img.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# Sources
-
-
-@dataclass(frozen=True)
-class SourceDoc(DocPages):
-    """A document to ingest (see :class:`~vrag_env.corpora.queries.DocPages`).
-
-    Attributes:
-        kind: ``"pdf"``, ``"image"``, or a dataset-specific kind.
-        path: The source file, when the document is one.
-    """
-
-    kind: str = ""
-    path: Path | None = None
-
-
-@dataclass
-class PageInput:
-    """One decoded page, as a source delivers it.
-
-    Attributes:
-        doc: The document stem.
-        page: 1-based page number.
-        image: The RGB page image.
-        words: The source's own text layer in pixels of ``image``, or ``None`` if it has none
-            (images always need OCR).
-        kind: What the page shows, if the source knows.
-        meta: JSON metadata stored with the page.
-    """
-
-    doc: str
-    page: int
-    image: Image.Image
-    words: tuple[Word, ...] | None
-    kind: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-class Source(ABC):
-    """Documents (and, for benchmark formats, their queries) to build a corpus from."""
-
-    format_name: str = "files"
-    default_split: str = HASH_SPLIT
-    """Split mode for queries without a split, when the user gives none."""
-
-    @abstractmethod
-    def input_files(self) -> list[Path]:
-        """Every input file, in a fixed order (their checksums decide whether to rebuild)."""
-
-    @abstractmethod
-    def documents(self, dpi: int) -> list[SourceDoc]:
-        """Validate the inputs and list the documents with their pages.
-
-        Raises:
-            ValueError: If an input is unreadable, corrupt, or too large; the message names it.
-        """
-
-    @abstractmethod
-    def iter_pages(self, dpi: int) -> Iterator[PageInput]:
-        """Decode every page of :meth:`documents`, in corpus order."""
-
-    def raw_queries(self) -> list[RawQuery]:
-        """Queries that come with the source (benchmark formats); empty for plain files."""
-        return []
-
-    def options(self) -> dict[str, Any]:
-        """Format-specific parameters recorded in the manifest."""
-        return {}
-
-    @property
-    def dropped_queries(self) -> list[tuple[str, str]]:
-        """``(uid, reason)`` of dataset questions left out on purpose (e.g. unanswerable ones)."""
-        return []
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release resources (open datasets, files)."""
-
-
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def discover_files(
-    paths: Sequence[str | os.PathLike[str]], exclude: Iterable[Path] = ()
-) -> list[tuple[Path, str]]:
-    """Expand SOURCES into ``(file, name relative to its SOURCES entry)`` pairs.
-
-    Folders are searched recursively for PDFs and images (hidden files, and the ``exclude``
-    folders, are skipped); files given explicitly must have a supported extension.
-
-    Raises:
-        FileNotFoundError: If a path does not exist.
-        ValueError: If a file type is not supported, or nothing was found.
-    """
-    suffixes = PDF_SUFFIXES + IMAGE_SUFFIXES
-    excluded = [Path(e).resolve() for e in exclude]
-    found: list[tuple[Path, str]] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such file or folder")
-        if path.is_dir():
-            root = path.resolve()
-            for f in sorted(root.rglob("*")):
-                if not f.is_file() or _is_hidden(f, root) or f.suffix.lower() not in suffixes:
-                    continue
-                if any(f.is_relative_to(e) for e in excluded):
-                    continue
-                found.append((f, f.relative_to(root).as_posix()))
-        elif path.suffix.lower() in suffixes:
-            found.append((path.resolve(), path.name))
-        else:
-            raise ValueError(
-                f"{path}: unsupported file type {path.suffix or '(none)'!r}; SOURCES are PDFs, "
-                f"images ({', '.join(IMAGE_SUFFIXES)}) or folders holding them"
-            )
-    if not found:
-        raise ValueError(
-            f"no PDFs or images found in {', '.join(map(str, paths))} "
-            f"(looked for {', '.join(suffixes)})"
-        )
-    seen: set[Path] = set()
-    unique = []
-    for f, rel in found:
-        if f not in seen:
-            seen.add(f)
-            unique.append((f, rel))
-    return unique
-
-
-def check_unique_docs(docs: Sequence[SourceDoc]) -> None:
-    """Fail if two documents would produce the same page ids.
-
-    Page ids are ``{file_stem}_{page}``; the page number after the last ``_`` is an integer, so
-    two documents collide exactly when their stems are equal (compared ignoring case, since page
-    images are files).
-
-    Raises:
-        ValueError: Naming both files.
-    """
-    first: dict[str, SourceDoc] = {}
-    for d in docs:
-        if not d.doc or any(c in d.doc for c in "/\\\0"):
-            raise ValueError(f"{d.label}: {d.doc!r} cannot be used in page ids (file names)")
-        # Page images are files `pages/{page_id}.png`: ids that differ only in case would
-        # overwrite each other on case-insensitive file systems (macOS, Windows).
-        key = d.doc.casefold()
-        if key in first:
-            other = first[key]
-            raise ValueError(
-                f"duplicate page ids: {other.label} and {d.label} both give page ids "
-                f"'{d.doc}_{{page}}' (ignoring case); page ids are '{{file_stem}}_{{page}}', so "
-                "rename one of them"
-            )
-        first[key] = d
-
-
-class FileSource(Source):
-    """PDF files, image files, and folders holding them (searched recursively).
-
-    Args:
-        paths: The SOURCES.
-        exclude: Folders to skip while searching (the output folder, when it is inside a source).
-    """
-
-    format_name = "files"
-
-    def __init__(
-        self, paths: Sequence[str | os.PathLike[str]], exclude: Iterable[Path] = ()
-    ) -> None:
-        self.files = discover_files(paths, exclude)
-        self._docs: list[SourceDoc] | None = None
-
-    def input_files(self) -> list[Path]:
-        """The discovered files."""
-        return [f for f, _ in self.files]
-
-    def documents(self, dpi: int) -> list[SourceDoc]:
-        """Validate every file and list its pages (a PDF's pages, a TIFF's frames, else one)."""
-        from vrag_env.corpora.pdf import pdf_page_count
-
-        if self._docs is None:
-            docs = []
-            for path, rel in self.files:
-                if path.suffix.lower() in PDF_SUFFIXES:
-                    kind, count = "pdf", pdf_page_count(path, dpi)
-                else:
-                    kind, count = "image", image_frame_count(path)
-                names = tuple(dict.fromkeys((path.name, rel)))
-                docs.append(
-                    SourceDoc(
-                        doc=path.stem,
-                        pages=tuple(range(1, count + 1)),
-                        names=names,
-                        label=str(path),
-                        kind=kind,
-                        path=path,
-                    )
-                )
-            check_unique_docs(docs)
-            self._docs = docs
-        return self._docs
-
-    def iter_pages(self, dpi: int) -> Iterator[PageInput]:
-        """Render PDFs at ``dpi`` (with their text layers) and decode images (no text layer)."""
-        from vrag_env.corpora.pdf import render_pdf
-
-        for d in self.documents(dpi):
-            assert d.path is not None
-            if d.kind == "pdf":
-                for rp in render_pdf(d.path, dpi):
-                    meta = {"source": d.path.name, "dpi": dpi}
-                    yield PageInput(d.doc, rp.page, rp.image, rp.words, meta=meta)
-            else:
-                for page in d.pages:
-                    image = load_image(d.path, str(d.path), frame=page - 1)
-                    yield PageInput(d.doc, page, image, None, meta={"source": d.path.name})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,7 +138,7 @@ class IngestReport:
 
 def tool_versions() -> dict[str, str | None]:
     """Versions of the tools whose output ends up in the corpus."""
-    from vrag_env import __version__
+    from vrag_env._version import __version__
     from vrag_env.corpora.ocr import ocr_version
     from vrag_env.corpora.pdf import pymupdf_version
 
@@ -678,6 +378,7 @@ class _Done:
     words: tuple[Word, ...]
     ocr_used: bool
     ocr_seconds: float
+    suffix: str = ".png"
 
 
 def storage_image(image: Image.Image) -> Image.Image:
@@ -692,6 +393,25 @@ def storage_image(image: Image.Image) -> Image.Image:
     if ImageChops.difference(red, green).getbbox() or ImageChops.difference(green, blue).getbbox():
         return image
     return red
+
+
+KEPT_FORMATS = {"JPEG": ".jpg"}
+"""Source encodings stored as they are (format -> page file suffix); everything else becomes PNG."""
+
+
+def keeps_encoding(path: Path) -> str | None:
+    """The page file suffix if ``path`` can be stored unchanged, else ``None`` (convert to PNG).
+
+    A JPEG in RGB or greyscale is kept byte for byte: readers decode it to the same pixels the
+    text layer was made from, and re-encoding it as PNG would triple its size. Other modes (CMYK,
+    say) need a conversion.
+    """
+    try:
+        with Image.open(path) as img:
+            suffix = KEPT_FORMATS.get(img.format or "")
+            return suffix if suffix and img.mode in ("RGB", "L") else None
+    except (OSError, ValueError):
+        return None
 
 
 def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
@@ -709,6 +429,10 @@ def _process_page(item: PageInput, ocr: str, png_path: Path) -> _Done:
         t0 = time.perf_counter()
         words = tuple(ocr_image(item.image))
         seconds = time.perf_counter() - t0
+    suffix = keeps_encoding(item.file) if item.file is not None else None
+    if suffix is not None and item.file is not None:
+        shutil.copyfile(item.file, png_path.with_suffix(suffix))
+        return _Done(item, words or (), ocr_used, seconds, suffix)
     storage_image(item.image).save(png_path, format="PNG", compress_level=1)
     return _Done(item, words or (), ocr_used, seconds)
 
@@ -756,7 +480,8 @@ def _write_pages(
                 words=done.words,
                 kind=item.kind,
                 meta={**item.meta, "text": _text_origin(done.ocr_used, done.words)},
-            )
+            ),
+            suffix=done.suffix,
         )
         written.add(page_id)
         if page_id in keep_words:

@@ -1,9 +1,22 @@
 """OCR for page images with RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel).
 
-RapidOCR detects text *lines* and returns, for each, a quadrilateral and the recognised string. The
-corpus text layer stores *words*, so each line is split at whitespace and every word gets a slice of
-the line box proportional to its character offsets. That is approximate (proportional fonts), but it
-is deterministic and good enough for lexical retrieval and for locating answers to crop on.
+RapidOCR detects text *lines* and returns, for each, a quadrilateral, the recognised string and (with
+``return_word_box``) a box per character. The corpus text layer stores *words*:
+
+- **Spaces restored.** The recogniser often drops the spaces of large or bold type
+  (``WILLPOWERTHEOUTBOUNDTRAVELMARKET``). For each horizontal line, the columns of the line image
+  without ink are found; a blank run wider than :data:`SPACE_GAP` times the text height is a word
+  break, placed between the two characters whose boxes it separates (:func:`split_at_gaps`).
+  Each word's box spans its characters' boxes.
+- **O/0 repaired in numbers.** ``O``/``o`` inside a token that is otherwise digits and separators
+  becomes ``0`` (``US$1O,OOO`` -> ``US$10,000``, ``7,5o0`` -> ``7,500``; :func:`fix_digits`).
+- **Large pages are downscaled** so that their longer side is at most :data:`MAX_SIDE` pixels
+  before OCR (boxes are mapped back to page pixels). Slide and A4 text stays legible at that size,
+  and detection, which scales with the pixel count, gets several times faster (measured in
+  ``docs/retrieval.md``).
+
+Lines whose character boxes are unusable (vertical text, a count mismatch) fall back to splitting
+at the recognised spaces with boxes proportional to character offsets (:func:`split_line`).
 
 Engines are loaded lazily, on the first page that needs OCR, and reused for the life of the process:
 one per thread that OCRs concurrently (ingestion's worker threads), each running single-threaded.
@@ -13,19 +26,39 @@ The results do not depend on which engine OCRs a page.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import logging
 import queue
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from vrag_env.text import is_cjk
 from vrag_env.types import BBox, Word
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv sync --extra ingest`)'
+
+MAX_SIDE = 1600
+"""Pages whose longer side exceeds this many pixels are downscaled to it before OCR."""
+
+SPACE_GAP = 0.25
+"""A blank run of columns at least this fraction of the text height is a word break."""
+
+MIN_GAP_PX = 3.0
+"""Blank runs narrower than this many pixels are never word breaks (small print)."""
+
+LETTER_SPACING_FACTOR = 2.0
+"""A word break is also at least this many times the line's median blank run."""
+
+_INK_CONTRAST = 48
+"""Grey-level distance from the line's background that counts as ink."""
+
+_OTHERWISE_NUMERIC = re.compile(r"(?<![^\W\d_])[0-9Oo](?:[0-9Oo.,]*[0-9Oo])?(?![^\W\d_])")
 
 # Idle engines, reused across calls and threads: one is created per concurrent caller, on first use.
 _ENGINES: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -51,7 +84,9 @@ def _new_engine() -> Any:
     logger.debug("loading a RapidOCR engine")
     # One ONNX Runtime thread per engine: ingestion runs one engine per worker thread, and spinning
     # intra-op threads on a busy machine cost more than they gain (measured: ~2x slower).
-    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    # rec_batch_num=1: batches pad every line to the widest of the batch; one line at a time is
+    # about a third cheaper on slides with lines of mixed lengths (measured in docs/retrieval.md).
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, rec_batch_num=1)
 
 
 def split_line(text: str, quad: Sequence[Sequence[float]]) -> list[Word]:
@@ -94,11 +129,149 @@ def split_line(text: str, quad: Sequence[Sequence[float]]) -> list[Word]:
     return words
 
 
-def ocr_image(image: Image.Image) -> list[Word]:
+def fix_digits(word: str) -> str:
+    """Read ``O``/``o`` as ``0`` in a run that is otherwise digits and separators.
+
+    Only runs with at least one digit, not touching letters, are changed.
+
+    >>> [fix_digits(w) for w in ["US$1O,OOO", "7,5o0", "2O19", "ROOM", "No1", "O2O"]]
+    ['US$10,000', '7,500', '2019', 'ROOM', 'No1', '020']
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        run = match.group()
+        if not any(c.isdigit() for c in run):
+            return run
+        return run.replace("O", "0").replace("o", "0")
+
+    return _OTHERWISE_NUMERIC.sub(repl, word)
+
+
+def ink_gaps(line: np.ndarray, min_width: float | None = None) -> list[tuple[int, int]]:
+    """Blank column runs of a greyscale line image that are word breaks.
+
+    Ink is any pixel at least :data:`_INK_CONTRAST` grey levels from the line's background (the
+    median of the box outline), so dark-on-light and light-on-dark text both work. A blank run between two inked
+    columns is a break when it is at least ``min_width`` pixels wide (default: :data:`SPACE_GAP`
+    times the height of the inked rows, the text height) and at least
+    :data:`LETTER_SPACING_FACTOR` times the line's median blank run (letter-spaced type).
+
+    Returns:
+        ``(start, end)`` column ranges (``end`` exclusive), left to right.
+    """
+    if line.size == 0:
+        return []
+    # The background is what the box's outline mostly shows (bold type can cover more than half
+    # of a tight box, so the median of the whole box would be ink).
+    outline = np.concatenate([line[0], line[-1], line[:, 0], line[:, -1]])
+    background = float(np.median(outline))
+    inked_pixels = np.abs(line.astype(np.int16) - background) >= _INK_CONTRAST
+    rows = np.flatnonzero(inked_pixels.any(axis=1))
+    if len(rows) == 0:
+        return []
+    if min_width is None:
+        min_width = max(SPACE_GAP * float(rows[-1] - rows[0] + 1), MIN_GAP_PX)
+    # The middle band of the line box only: detection boxes are padded and may reach into the
+    # descenders and ascenders of neighbouring lines.
+    height = line.shape[0]
+    band = inked_pixels[height // 10 : height - height // 10] if height >= 10 else inked_pixels
+    inked = np.flatnonzero(band.any(axis=0))
+    # Consecutive ink columns further apart than one pixel bound a blank run.
+    runs = [(int(a) + 1, int(b)) for a, b in itertools.pairwise(inked) if b - a > 1]
+    if not runs:
+        return []
+    # Letter-spaced type ("M O B I L E"): a word break is also clearly wider than a typical gap.
+    threshold = max(min_width, LETTER_SPACING_FACTOR * float(np.median([b - a for a, b in runs])))
+    return [(a, b) for a, b in runs if b - a >= threshold]
+
+
+def _inside_number(left: str, right: str) -> bool:
+    """Whether a break between ``left`` and ``right`` would split a number."""
+    numeric = "0123456789.,:/"
+    return left in numeric and right in numeric and (left.isdigit() or right.isdigit())
+
+
+def split_at_gaps(
+    chars: Sequence[str], boxes: Sequence[tuple[float, float]], gaps: Sequence[tuple[float, float]]
+) -> list[tuple[str, float, float]]:
+    """Group characters into words: a break wherever a gap lies between two characters' centres.
+
+    Args:
+        chars: The characters of a line, in order (spaces included or not).
+        boxes: Each character's ``(x1, x2)`` span.
+        gaps: Blank ``(start, end)`` spans of the line, in the same coordinates.
+
+    Returns:
+        ``(word, x1, x2)`` per word.
+
+    Example:
+        >>> split_at_gaps("ABCD", [(0, 8), (10, 18), (40, 48), (50, 58)], [(20, 38)])
+        [('AB', 0, 18), ('CD', 40, 58)]
+    """
+    centres = [(a + b) / 2 for a, b in boxes]
+    words: list[tuple[str, float, float]] = []
+    current: list[int] = []
+    gap_mids = sorted((g0 + g1) / 2 for g0, g1 in gaps)
+
+    def flush() -> None:
+        if current:
+            text = "".join(chars[i] for i in current)
+            words.append(
+                (text, min(boxes[i][0] for i in current), max(boxes[i][1] for i in current))
+            )
+            current.clear()
+
+    for i, ch in enumerate(chars):
+        if ch.isspace():
+            flush()
+            continue
+        prev = current[-1] if current else None
+        # CJK is written without spaces: a gap between two CJK characters is layout, not a
+        # break; nor is one inside a number ("1" has wide side bearings: "192.168.1.0/24").
+        if (
+            prev is not None
+            and not (is_cjk(chars[prev]) and is_cjk(ch))
+            and not _inside_number(chars[prev], ch)
+            and any(centres[prev] < m < centres[i] for m in gap_mids)
+        ):
+            flush()
+        current.append(i)
+    flush()
+    return words
+
+
+def _line_words(grey: np.ndarray, quad: Any, text: str, char_quads: Any, chars: Any) -> list[Word]:
+    """Words of one OCR line, split at blank gaps (coordinates of ``grey``)."""
+    xs = [float(p[0]) for p in quad]
+    ys = [float(p[1]) for p in quad]
+    x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+    flat = [c for c in (chars or [])]
+    usable = (
+        char_quads
+        and len(char_quads) == len(flat)
+        and all(isinstance(c, str) and len(c) == 1 for c in flat)
+        and "".join(flat) == text.replace(" ", "")
+        and (y2 - y1) <= 1.5 * (x2 - x1)
+    )
+    if not usable:
+        return split_line(text, quad)
+    spans = [(min(p[0] for p in q), max(p[0] for p in q)) for q in char_quads]
+    top, left = max(int(y1), 0), max(int(x1), 0)
+    crop = grey[top : max(round(y2), 0), left : max(round(x2), 0)]
+    gaps = [(a + left, b + left) for a, b in ink_gaps(crop)]
+    return [
+        Word(word, (round(a, 1), round(y1, 1), round(b, 1), round(y2, 1)))
+        for word, a, b in split_at_gaps(flat, spans, gaps)
+    ]
+
+
+def ocr_image(image: Image.Image, max_side: int | None = MAX_SIDE) -> list[Word]:
     """OCR a page image into a word-level text layer (page pixel coordinates).
 
     Args:
         image: The page image (any mode; converted to RGB).
+        max_side: Downscale the image so its longer side is at most this many pixels before OCR
+            (``None``: never); boxes are returned in the original image's pixels.
 
     Returns:
         The words in reading order (RapidOCR's line order: top to bottom, then left to right).
@@ -106,17 +279,33 @@ def ocr_image(image: Image.Image) -> list[Word]:
     Raises:
         OCRUnavailableError: If ``rapidocr-onnxruntime`` is not installed.
     """
+    rgb_image = image.convert("RGB")
+    scale = 1.0
+    if max_side is not None and max(rgb_image.size) > max_side:
+        scale = max(rgb_image.size) / max_side
+        size = (round(rgb_image.width / scale), round(rgb_image.height / scale))
+        rgb_image = rgb_image.resize(size, Image.Resampling.LANCZOS)
+    rgb = np.asarray(rgb_image)
     try:
         engine = _ENGINES.get_nowait()
     except queue.Empty:
         engine = _new_engine()
-    rgb = np.asarray(image.convert("RGB"))
     try:
         # RapidOCR expects OpenCV's BGR channel order for arrays.
-        result, _ = engine(np.ascontiguousarray(rgb[:, :, ::-1]))
+        # No angle classifier: rendered and scanned pages are upright.
+        result, _ = engine(
+            np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True
+        )
     finally:
         _ENGINES.put(engine)
+    grey = np.asarray(rgb_image.convert("L"))
     words: list[Word] = []
-    for quad, text, _score in result or []:
-        words.extend(split_line(str(text), quad))
+    for item in result or []:
+        quad, text = item[0], str(item[1])
+        char_quads = item[3] if len(item) > 3 else None
+        chars = item[4] if len(item) > 4 else None
+        for word in _line_words(grey, quad, text, char_quads, chars):
+            fixed = fix_digits(word.text)
+            box = tuple(round(v * scale, 1) for v in word.box)
+            words.append(Word(fixed, box))  # type: ignore[arg-type]
     return words

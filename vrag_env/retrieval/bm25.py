@@ -1,10 +1,12 @@
 """BM25 over the pages' text layer: the default, CPU-only, deterministic retriever.
 
-Scoring uses the ``bm25s`` package (Lucene's BM25 variant by default); tokenisation is ours, so it is
-stable and dependency-free: lower-case, split on anything that is not a letter or digit, but keep
-numbers with decimal and thousands separators whole (``12.4``, ``1,234.5``), because financial
-questions hinge on them. A small English stopword list is dropped, and an optional "S-stemmer"
-(Harman 1991: the three plural rules) conflates ``revenue``/``revenues``.
+Scoring uses the ``bm25s`` package (Lucene's BM25 variant by default); tokenisation is ours
+(:func:`vrag_env.text.tokenize`), so it is stable and dependency-free: NFKC and case folding, scripts
+kept apart, CJK runs as character unigrams and bigrams, Latin words split on anything that is not a
+letter or digit but numbers kept whole with their separators (``12.4``, ``1,234.5``), an English
+stopword list and an optional "S-stemmer" (Harman 1991) that conflates ``revenue``/``revenues``.
+The tokenizer's version is part of the index config, so an index built by an older tokenizer is
+rebuilt.
 
 The index persists as ``.npy`` arrays (the term-by-page score matrix in CSC form) and JSON, read with
 ``allow_pickle=False``: loading never unpickles anything. Loading and searching use numpy only, so an
@@ -16,29 +18,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
-from vrag_env.retrieval.base import Retriever, register_retriever, save_index_atomically
+from vrag_env.corpora.corpus import Corpus
+from vrag_env.retrieval.base import Retriever
+from vrag_env.text import STOPWORDS, TOKENIZER_VERSION, s_stem, tokenize
 from vrag_env.types import ScoredPage
 
+__all__ = ["STOPWORDS", "TOKENIZER_VERSION", "BM25Retriever", "s_stem", "tokenize"]
+
 logger = logging.getLogger(__name__)
-
-TOKENIZER_VERSION = 2
-"""Bump when tokenisation changes, so cached indexes are rebuilt."""
-
-STOPWORDS = frozenset(
-    """a an and are as at be been by did do does for from had has have how in into is it its of on
-    or s than that the their there these this those to was were what when where which who whom
-    whose why will with""".split()
-)
-"""Function words that carry no topic (question words included: every query has one)."""
-
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 
 SCORING_METHODS = ("lucene", "robertson", "atire")
 """bm25s variants whose scores are a plain sum over query terms (no per-page constant shift)."""
@@ -49,38 +41,6 @@ PAGE_IDS_FILE = "page_ids.json"
 META_FILE = "meta.json"
 
 
-def s_stem(token: str) -> str:
-    """Harman's S-stemmer: ``-ies -> -y``, ``-es -> -e``, ``-s -> ''`` with the usual exceptions.
-
-    >>> [s_stem(t) for t in ["companies", "revenues", "sales", "glass", "bus", "series"]]
-    ['company', 'revenue', 'sale', 'glass', 'bus', 'sery']
-    """
-    if len(token) <= 3 or token[-1] != "s" or token[0].isdigit():
-        return token
-    if token.endswith("ies") and not token.endswith(("eies", "aies")):
-        return token[:-3] + "y"
-    if token.endswith("es") and not token.endswith(("aes", "ees", "oes")):
-        return token[:-1]
-    if not token.endswith(("us", "ss")):
-        return token[:-1]
-    return token
-
-
-def tokenize(text: str, *, stopwords: bool = True, stem: bool = True) -> list[str]:
-    """Split ``text`` into index terms.
-
-    >>> tokenize("Aurora's Q3 revenue rose 12.4% to USD 1,234.5 million.")
-    ['aurora', 'q3', 'revenue', 'rose', '12.4', 'usd', '1,234.5', 'million']
-    """
-    tokens = _TOKEN.findall(text.lower())
-    if stopwords:
-        tokens = [t for t in tokens if t not in STOPWORDS]
-    if stem:
-        tokens = [s_stem(t) for t in tokens]
-    return tokens
-
-
-@register_retriever("bm25")
 class BM25Retriever(Retriever):
     """BM25 over ``Page.text``.
 
@@ -96,6 +56,8 @@ class BM25Retriever(Retriever):
         >>> r.config()["name"]
         'bm25'
     """
+
+    name = "bm25"
 
     def __init__(
         self,
@@ -118,6 +80,7 @@ class BM25Retriever(Retriever):
         self._indices: np.ndarray | None = None
         self._indptr: np.ndarray | None = None
         self._vocab: dict[str, int] = {}
+        self._searchable = np.zeros(0, dtype=bool)
 
     def config(self) -> dict[str, Any]:
         """The settings that, with the corpus, determine the index."""
@@ -161,26 +124,45 @@ class BM25Retriever(Retriever):
         indptr: np.ndarray,
         vocab: dict[str, int],
     ) -> None:
+        problem = _array_problem(page_ids, data, indices, indptr, vocab)
+        if problem:
+            raise ValueError(f"index arrays are invalid: {problem}")
         n_terms = len(indptr) - 1
-        if (
-            data.ndim != 1
-            or indices.shape != data.shape
-            or indptr.ndim != 1
-            or not vocab
-            or max(vocab.values()) >= n_terms
-            or min(vocab.values()) < 0
-            or int(indptr[-1]) != len(data)
-            or (len(indices) and int(indices.max()) >= len(page_ids))
-        ):
-            raise ValueError(f"index arrays do not match {len(page_ids)} page ids")
         self.page_ids, self._data, self._indices, self._indptr = page_ids, data, indices, indptr
         self._vocab = vocab
+        # Pages with at least one indexed term; the others (no text layer, or only stopwords) are
+        # never returned: they cannot match any query.
+        term_of_entry = np.repeat(np.arange(n_terms), np.diff(indptr))
+        indexed = np.isin(
+            term_of_entry, np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+        )
+        self._searchable = np.zeros(len(page_ids), dtype=bool)
+        self._searchable[indices[indexed]] = True
+
+    @property
+    def pages_without_text(self) -> list[str]:
+        """Ids of indexed pages without any searchable word (they never match a query)."""
+        return [p for p, ok in zip(self.page_ids, self._searchable, strict=True) if not ok]
+
+    def coverage_warning(self) -> str | None:
+        """A warning when some pages have no text and so can never be found by BM25."""
+        missing = len(self.pages_without_text)
+        if not missing:
+            return None
+        return (
+            f"{missing} of {len(self.page_ids)} pages have no text, so BM25 search never finds them; "
+            "add a text layer with `vrag ingest SOURCES --ocr auto --force` or search with a visual "
+            "retriever (retriever='colqwen2:<model>')"
+        )
 
     def search(self, query: str, k: int) -> list[ScoredPage]:
         """The ``k`` best pages by descending score.
 
-        Ties keep corpus order; so does a query without any indexed term, which scores every
-        page 0. Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
+        Ties keep corpus order. A query that matches no page at all (none of its terms occurs in
+        the corpus) returns an empty list, so callers can say so rather than show arbitrary pages;
+        when some pages match, the non-matching ones follow them in corpus order. Pages without any
+        indexed word are never returned (fewer than ``k`` results, none for a corpus without
+        text). Scoring is plain numpy over the stored matrix: searching never imports ``bm25s``.
         """
         if self._data is None or self._indices is None or self._indptr is None:
             raise RuntimeError("BM25Retriever.search() called before index() or load()")
@@ -188,15 +170,20 @@ class BM25Retriever(Retriever):
             raise ValueError(f"k must be >= 0, got {k}")
         n = len(self.page_ids)
         scores = np.zeros(n, dtype=np.float64)
+        matched = False
         # A repeated query term counts once per occurrence (as bm25s' own scorer does).
         for term in self._tokens(query):
             tid = self._vocab.get(term)
             if tid is None:
                 continue
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
+            matched = matched or hi > lo
             np.add.at(scores, self._indices[lo:hi], self._data[lo:hi])
+        if not matched:
+            return []
         # lexsort sorts by the last key first: descending score, then ascending corpus position.
-        order = np.lexsort((np.arange(n), -scores))[:k]
+        order = np.lexsort((np.arange(n), -scores))
+        order = order[self._searchable[order]][:k]
         return [ScoredPage(self.page_ids[i], float(scores[i])) for i in order]
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -245,51 +232,32 @@ class BM25Retriever(Retriever):
             raise ValueError(f"{folder}: {exc}") from None
         return retriever
 
-    @classmethod
-    def load_or_build(cls, corpus: Corpus, **kwargs: Any) -> BM25Retriever:
-        """Load the index cached in ``corpus.index_dir("bm25")``, or build and cache it.
 
-        The cache holds a ``meta.json`` with the checksum of ``pages.jsonl`` and the retriever
-        config; an index whose meta does not match, or whose files are missing or garbled, is
-        rebuilt. The new index is written to a temporary sibling folder and renamed into place, so
-        readers never see a partial index. A read-only corpus folder only costs the caching.
+MAX_ABS_SCORE = 1e6
+"""Larger per-term BM25 scores only come from a damaged index (real ones are below ~100)."""
 
-        Args:
-            corpus: The corpus to index.
-            **kwargs: Retriever settings (see :class:`BM25Retriever`).
-        """
-        fresh = cls(**kwargs)
-        folder = corpus.index_dir(fresh.name)
-        checksum = corpus.manifest.get("checksums", {}).get(PAGES) or sha256_file(
-            corpus.root / PAGES
-        )
-        expected = {
-            "corpus_checksum": checksum,
-            "num_pages": len(corpus.pages),
-            "config": fresh.config(),
-        }
-        meta_path = folder / META_FILE
-        if meta_path.exists():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                if meta == expected:
-                    loaded = cls.load(folder, **kwargs)
-                    if loaded.page_ids == corpus.page_ids:
-                        return loaded
-                    logger.warning(
-                        "bm25 index %s lists other pages than the corpus; rebuilding", folder
-                    )
-                else:
-                    logger.info(
-                        "bm25 index %s is stale (corpus or settings changed); rebuilding", folder
-                    )
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                logger.warning("bm25 index %s is unreadable (%s); rebuilding", folder, exc)
-        fresh.index(corpus)
-        try:
-            save_index_atomically(fresh, folder, expected)
-        except OSError as exc:
-            logger.warning(
-                "could not cache the bm25 index in %s (%s); using it in memory", folder, exc
-            )
-        return fresh
+
+def _array_problem(
+    page_ids: list[str],
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    vocab: dict[str, int],
+) -> str | None:
+    """What is wrong with a term-by-page CSC matrix and its vocabulary (``None``: nothing)."""
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or indices.shape != data.shape:
+        return f"shapes data {data.shape}, indices {indices.shape}, indptr {indptr.shape}"
+    if data.dtype.kind != "f" or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        return f"dtypes data {data.dtype}, indices {indices.dtype}, indptr {indptr.dtype}"
+    if len(indptr) < 1 or int(indptr[0]) != 0 or int(indptr[-1]) != len(data):
+        return "indptr must start at 0 and end at len(data)"
+    if np.any(np.diff(indptr) < 0):
+        return "indptr is not monotonic"
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= len(page_ids)):
+        return f"page indices outside 0..{len(page_ids) - 1}"
+    if not np.all(np.isfinite(data)) or (len(data) and float(np.abs(data).max()) > MAX_ABS_SCORE):
+        return "scores that are not finite or out of range"
+    ids = list(vocab.values())
+    if ids and (min(ids) < 0 or max(ids) >= len(indptr) - 1 or len(set(ids)) != len(ids)):
+        return "vocabulary ids out of range or repeated"
+    return None

@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
-from vrag_env.corpora.corpus import PAGES, Corpus, sha256_file
-from vrag_env.retrieval.base import Retriever, register_retriever, save_index_atomically
+from vrag_env.corpora.corpus import Corpus
+from vrag_env.retrieval.base import Retriever
 from vrag_env.retrieval.multivector import MultiVectorConfig, MultiVectorIndex
 from vrag_env.types import ScoredPage
 
@@ -417,86 +417,37 @@ class ColPaliRetriever(Retriever):
         retriever.page_ids = list(index.page_ids)
         return retriever
 
-    @classmethod
-    def load_or_build(cls, corpus: Corpus, **kwargs: Any) -> ColPaliRetriever:
-        """Load the index cached in ``corpus.index_dir(<backend>-<model hash>)``, or build and cache it.
+    def prepare(self) -> None:
+        """Load the model, so that a wrong checkpoint fails before any cached index is used."""
+        self.load_model()
 
-        ``meta.json`` in the cache holds the corpus checksum, the page count, the embedding settings
-        (model id, revision, visual-token cap) and the model fingerprint
-        (:func:`checkpoint_fingerprint`). If any differs, or files are missing or garbled, the corpus
-        is re-embedded. If only the index settings differ (say ``index_method="ivf"``), the stored
-        vectors are re-indexed without running the model. The model is loaded either way, so a
-        wrong checkpoint fails here rather than at the first search. Writes go to a temporary
-        sibling folder renamed into place; a read-only corpus folder only costs the caching.
+    def index_meta(self, corpus: Corpus) -> dict[str, Any]:
+        """Corpus checksum, page count, embedding settings and model fingerprint.
 
-        Args:
-            corpus: The corpus to index.
-            **kwargs: Retriever settings (``model=...`` and the others of this class).
+        The index settings (``index_method`` ...) are left out on purpose: when only they differ,
+        :meth:`reuse` re-indexes the stored vectors without running the model.
         """
-        fresh = cls(**kwargs)
-        fresh.load_model()
-        folder = corpus.index_dir(fresh.index_name)
-        checksum = corpus.manifest.get("checksums", {}).get(PAGES) or sha256_file(
-            corpus.root / PAGES
-        )
-        expected = {
-            "corpus_checksum": checksum,
+        return {
+            "corpus_checksum": corpus.checksum,
             "num_pages": len(corpus.pages),
-            "embedding": fresh.embedding_config(),
-            "model_fingerprint": checkpoint_fingerprint(fresh.model_id, fresh.revision),
+            "embedding": self.embedding_config(),
+            "model_fingerprint": checkpoint_fingerprint(self.model_id, self.revision),
         }
-        loaded = _load_cached(cls, folder, expected, corpus, kwargs)
-        if loaded is not None:
-            loaded._adopt_model(fresh)
-            index = loaded._index
-            if index is not None and index.compatible_with(fresh.index_config):
-                return loaded
-            logger.info("re-indexing the stored %s vectors with new index settings", fresh.name)
-            loaded._index = loaded.require_index().rebuilt(fresh.index_config)
-            fresh = loaded
-        else:
-            fresh.index(corpus)
-        try:
-            save_index_atomically(fresh, folder, expected)
-        except OSError as exc:
-            logger.warning(
-                "could not cache the %s index in %s (%s); using it in memory",
-                fresh.name,
-                folder,
-                exc,
-            )
-        return fresh
+
+    def reuse(self, fresh: ColPaliRetriever) -> tuple[ColPaliRetriever, bool]:
+        """Share ``fresh``'s loaded model; re-index stored vectors if the index settings changed."""
+        self._adopt_model(fresh)
+        index = self._index
+        if index is not None and index.compatible_with(fresh.index_config):
+            return self, False
+        logger.info("re-indexing the stored %s vectors with new index settings", fresh.name)
+        self._index = self.require_index().rebuilt(fresh.index_config)
+        return self, True
 
     def _adopt_model(self, other: ColPaliRetriever) -> None:
         """Share ``other``'s loaded model and processor (same checkpoint)."""
         self._model, self._processor = other._model, other._processor
         self._torch_device = other._torch_device
-
-
-def _load_cached(
-    cls: type[ColPaliRetriever],
-    folder: Path,
-    expected: dict[str, Any],
-    corpus: Corpus,
-    kwargs: dict[str, Any],
-) -> ColPaliRetriever | None:
-    """The cached retriever in ``folder`` if its meta matches ``expected``, else ``None``."""
-    meta_path = folder / META_FILE
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if {k: meta.get(k) for k in expected} != expected:
-            logger.info("%s is stale (corpus, model or settings changed); rebuilding", folder)
-            return None
-        loaded = cls.load(folder, **kwargs)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        logger.warning("index %s is unreadable (%s); rebuilding", folder, exc)
-        return None
-    if loaded.page_ids != corpus.page_ids:
-        logger.warning("index %s lists other pages than the corpus; rebuilding", folder)
-        return None
-    return loaded
 
 
 def _normalise_model_id(model: str) -> str:
@@ -505,7 +456,6 @@ def _normalise_model_id(model: str) -> str:
     return str(path.resolve()) if path.exists() else model
 
 
-@register_retriever("colqwen2")
 class ColQwen2Retriever(ColPaliRetriever):
     """ColQwen2 (Qwen2-VL backbone); default checkpoint ``vidore/colqwen2-v1.0``.
 
@@ -516,25 +466,26 @@ class ColQwen2Retriever(ColPaliRetriever):
         ('colqwen2', '/models/colqwen2-v1.0')
     """
 
+    name = "colqwen2"
     family = FAMILIES["colqwen2"]
 
 
-@register_retriever("colqwen2.5")
 class ColQwen25Retriever(ColPaliRetriever):
     """ColQwen2.5 (Qwen2.5-VL backbone); default checkpoint ``vidore/colqwen2.5-v0.2``."""
 
+    name = "colqwen2.5"
     family = FAMILIES["colqwen2.5"]
 
 
-@register_retriever("colpali")
 class ColPaliGemmaRetriever(ColPaliRetriever):
     """ColPali (PaliGemma backbone); default checkpoint ``vidore/colpali-v1.3``."""
 
+    name = "colpali"
     family = FAMILIES["colpali"]
 
 
-@register_retriever("colsmol")
 class ColSmolRetriever(ColPaliRetriever):
     """ColSmol (Idefics3 / SmolVLM backbone, ``ColIdefics3``); default ``vidore/colSmol-256M``."""
 
+    name = "colsmol"
     family = FAMILIES["colsmol"]

@@ -66,7 +66,7 @@ def episode_frames(run: Run, episode: Episode) -> list[Image.Image]:
             continue
         page = run.corpus.page_image(step.page)
         thumb = page_thumbnail(page, PANEL - 2 * MARGIN, step.region)
-        view = shrink(agent_view(page, step.region, run.config), PANEL - 2 * MARGIN)
+        view = shrink(agent_view(page, step.region, run.config, run.view_size), PANEL - 2 * MARGIN)
         views.append((thumb, view))
     width = max(
         [640]

@@ -15,41 +15,49 @@ import io
 from PIL import Image
 
 from vrag_env.presets import VRAGConfig
-from vrag_env.rendering import draw_box, fit_view, render_view
+from vrag_env.rendering import ViewTransform, draw_box, fit_view, render_view, view_transform
 from vrag_env.types import BBox
 
 JPEG_QUALITY = 72
 """JPEG quality of report images: text stays readable at a fraction of PNG's size."""
 
 
-def _render_region(
-    page: Image.Image, region: BBox, size: tuple[int, int], **fit: float
-) -> Image.Image:
-    """Render ``region`` of ``page`` into a ``size`` canvas and trim the canvas to its content."""
-    transform = fit_view(region, size, **fit)  # type: ignore[arg-type]
+def _render(page: Image.Image, transform: ViewTransform, size: tuple[int, int]) -> Image.Image:
+    """Render ``transform`` of ``page`` into a ``size`` canvas and trim the canvas to its content."""
     canvas = Image.fromarray(render_view(page, transform, size))
     x1, y1, x2, y2 = transform.content_box
     return canvas.crop((int(x1), int(y1), int(x2), int(y2)))
 
 
-def agent_view(page: Image.Image, region: BBox, config: VRAGConfig) -> Image.Image:
-    """The view the agent saw of ``region`` (content only, at the run's resolution budget)."""
-    return _render_region(
-        page,
+def agent_view(
+    page: Image.Image, region: BBox, config: VRAGConfig, view_size: tuple[int, int]
+) -> Image.Image:
+    """The view the agent saw of ``region`` (content only), as the env rendered it.
+
+    Args:
+        page: The page image.
+        region: The region shown, in page pixels.
+        config: The run's env config (geometry, resolution budget, zoom limit).
+        view_size: The run's observation canvas ``(height, width)`` (:attr:`Run.view_size`).
+    """
+    transform = view_transform(
         region,
-        config.view_size,
-        max_view_pixels=config.max_view_pixels,
-        max_zoom=config.max_zoom,
+        view_size,
+        config.geometry,
+        config.max_view_pixels,
+        config.max_zoom,
+        config.min_view_pixels,
     )
+    return _render(page, transform, view_size)
 
 
 def page_thumbnail(page: Image.Image, max_side: int, region: BBox | None = None) -> Image.Image:
     """The whole page scaled to fit ``max_side``, with ``region`` outlined when given."""
     full: BBox = (0.0, 0.0, float(page.width), float(page.height))
     size = (max_side, max_side)
-    thumb = _render_region(page, full, size, max_view_pixels=max_side * max_side, max_zoom=1.0)
+    transform = fit_view(full, size, max_view_pixels=max_side * max_side, max_zoom=1.0)
+    thumb = _render(page, transform, size)
     if region is not None:
-        transform = fit_view(full, size, max_view_pixels=max_side * max_side, max_zoom=1.0)
         ox, oy = transform.content_box[:2]
         x1, y1, x2, y2 = transform.page_to_view(region)
         draw_box(thumb, (x1 - ox, y1 - oy, x2 - ox, y2 - oy), width=max(2, max_side // 120))

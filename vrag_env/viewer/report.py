@@ -63,7 +63,9 @@ class ImageStore:
         return jpeg_bytes(page_thumbnail(self.run.corpus.page_image(page_id), THUMB_SIDE))
 
     def _view(self, page_id: str, region: tuple[float, ...]) -> bytes:
-        image = agent_view(self.run.corpus.page_image(page_id), region, self.run.config)  # type: ignore[arg-type]
+        image = agent_view(
+            self.run.corpus.page_image(page_id), region, self.run.config, self.run.view_size
+        )  # type: ignore[arg-type]
         return jpeg_bytes(shrink(image, VIEW_SIDE))
 
     def _get(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> str:

@@ -10,6 +10,7 @@ pages and regions (and the replay is checked against the recorded action kinds).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,7 @@ from typing import Any
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.loading import load_corpus
 from vrag_env.presets import VRAGConfig, resolve_config
+from vrag_env.rendering import canvas_size
 from vrag_env.types import BBox, PageId
 
 STEP_FIELDS = ("view_pages", "view_regions", "feedback", "rewards")
@@ -103,6 +105,19 @@ class Run:
     corpus: Corpus
     episodes: list[Episode]
 
+    @functools.cached_property
+    def view_size(self) -> tuple[int, int]:
+        """The observation canvas ``(height, width)`` of the run, as the env computed it."""
+        if self.config.view_size is not None:
+            return tuple(self.config.view_size)  # type: ignore[return-value]
+        return canvas_size(
+            ((p.width, p.height) for p in self.corpus.pages.values()),
+            self.config.geometry,
+            self.config.max_view_pixels,
+            self.config.max_zoom,
+            self.config.min_view_pixels,
+        )
+
     @property
     def title(self) -> str:
         """``agent on benchmark`` for headings."""
@@ -140,8 +155,6 @@ def _env_arguments(metadata: dict[str, Any]) -> tuple[str, dict[str, Any], int |
 def env_config(metadata: dict[str, Any]) -> VRAGConfig:
     """The :class:`VRAGConfig` a run used, from its results metadata."""
     import gymnasium as gym
-
-    import vrag_env  # noqa: F401 - registers the env ids
 
     env_id, kwargs, _ = _env_arguments(metadata)
     if "preset" not in kwargs and env_id in gym.registry:
@@ -220,8 +233,6 @@ def _episode(index: int, record: dict[str, Any]) -> Episode:
 def _replay(metadata: dict[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Recover the per-step fields of older results files by stepping their actions again."""
     import gymnasium as gym
-
-    import vrag_env  # noqa: F401 - registers the env ids
 
     env_id, kwargs, max_steps = _env_arguments(metadata)
     if max_steps is not None:

@@ -63,9 +63,9 @@ def bar_chart(
     *,
     label_keys: Sequence[str],
     value_keys: Sequence[str],
-    label_size: int = 20,
-    value_size: int = 13,
-    tick_size: int = 13,
+    label_size: int = 9,
+    value_size: int = 8,
+    tick_size: int = 8,
 ) -> None:
     """Draw a vertical bar chart.
 
@@ -118,9 +118,9 @@ def line_chart(
     *,
     label_keys: Sequence[str],
     value_keys: Sequence[str],
-    label_size: int = 20,
-    value_size: int = 12,
-    tick_size: int = 13,
+    label_size: int = 9,
+    value_size: int = 8,
+    tick_size: int = 8,
 ) -> None:
     """Draw a line chart with a marker and a small value label at every point.
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
 
-GENERATOR_VERSION: int = 1
+GENERATOR_VERSION: int = 2
 """Version of the generator's output. Bump it whenever the same config would produce different
 pages, images or questions, so cached corpora are regenerated."""
 
@@ -29,7 +29,7 @@ class SyntheticConfig:
     seed: int = 0
     """Seed of every random choice (names, figures, layout variants, questions, splits)."""
 
-    num_companies: int = 10
+    num_companies: int = 12
     """Number of fictional companies (at most 16). Each has its own annual reports and decks."""
 
     first_year: int = 2020
@@ -41,26 +41,29 @@ class SyntheticConfig:
     forms_per_company: int = 2
     """Filled-in forms (supplier registration, expense claim, equipment loan) per company."""
 
-    table_questions_per_page: int = 8
+    table_questions_per_page: int = 10
     """Single-hop questions drawn from each financial-table page (table cells and footnotes)."""
 
-    chart_questions_per_page: int = 4
+    chart_questions_per_page: int = 5
     """Single-hop questions drawn from each chart page (value labels and tick labels)."""
 
-    text_questions_per_page: int = 3
+    text_questions_per_page: int = 2
     """Single-hop questions drawn from each report overview and each infographic page."""
 
-    slide_questions_per_deck: int = 5
+    slide_questions_per_deck: int = 3
     """Single-hop questions drawn from each results slide deck (bullets and source footers)."""
 
-    form_questions_per_form: int = 3
+    form_questions_per_form: int = 2
     """Single-hop questions drawn from each form (field values and the office-use box)."""
 
-    multi_hop_per_company: int = 16
+    multi_hop_per_company: int = 18
     """Two-page questions per company (year-on-year differences, cross-page look-ups)."""
 
-    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    """Fractions of questions in the train, val and test splits."""
+    split_fractions: tuple[float, float, float] = (0.65, 0.1, 0.25)
+    """Fractions of *companies* in the train, val and test splits (rounded; test takes the rest).
+
+    The split is by company: every question about a company, and so every page it reads, is in one
+    split, and no train statistic about a company can predict a test answer."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_companies <= 16:
@@ -111,12 +114,12 @@ class SyntheticConfig:
 
 SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
     {
-        # 340 pages and about 1,140 questions: the corpus `VRAG-v0` and the leaderboard use.
+        # 408 pages and about 1,300 questions (300+ test): the corpus `VRAG-v0` and the leaderboard use.
         "default": SyntheticConfig(),
-        # 38 pages and about 160 questions with every page kind and question type: for tests.
+        # 57 pages and about 270 questions, one company per split with every page kind and question type: for tests.
         "tiny": SyntheticConfig(
             name="tiny",
-            num_companies=2,
+            num_companies=3,
             num_years=2,
             first_year=2022,
             forms_per_company=3,
@@ -125,6 +128,7 @@ SYNTHETIC_PRESETS: Mapping[str, SyntheticConfig] = MappingProxyType(
             text_questions_per_page=4,
             slide_questions_per_deck=6,
             multi_hop_per_company=16,
+            split_fractions=(0.4, 0.3, 0.3),  # one company per split
         ),
     }
 )

@@ -12,7 +12,7 @@ from vrag_env.corpora.synthetic.documents import PagePlan
 MARGIN = 60
 LABEL = 20
 VALUE = 22
-SMALL = 13
+SMALL = 8
 LABEL_INK = (60, 60, 60)
 
 

@@ -10,7 +10,10 @@ Rules every question obeys (the tests check them):
   leak it is skipped, and a template with no clean paraphrase is dropped;
 * ``small_print`` is true iff every evidence box is below
   :data:`~vrag_env.rendering.LEGIBLE_PX` in the whole-page view computed by
-  :func:`~vrag_env.rendering.fit_view`.
+  :func:`~vrag_env.rendering.fit_view` (a geometric hint only);
+* ``needs_zoom`` is the label measured by OCR (:mod:`vrag_env.corpora.legibility`) and shipped in
+  :mod:`~vrag_env.corpora.synthetic.labels`, ``None`` where it was not measured;
+* the split is by company: all questions about a company share its split.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from vrag_env.corpora.synthetic.config import SyntheticConfig
 from vrag_env.corpora.synthetic.documents import DocumentPlan, PagePlan, World
 from vrag_env.corpora.synthetic.drafting import Draft, QuestionBuilder
 from vrag_env.corpora.synthetic.form_questions import FORM_NOUNS, q_form
+from vrag_env.corpora.synthetic.labels import needs_zoom_labels
 from vrag_env.corpora.synthetic.multi_hop import (
     MULTI_HOP_CYCLE,
     m_bridge,
@@ -177,13 +181,20 @@ def is_small_print(evidence: Sequence[Evidence], sizes: dict[str, tuple[int, int
     return True
 
 
-def assign_splits(n: int, cfg: SyntheticConfig) -> list[str]:
-    """A deterministic split per question with the configured fractions (rounded)."""
+def assign_splits(companies: Sequence[Company], cfg: SyntheticConfig) -> dict[str, str]:
+    """A deterministic split per company (by key) with the configured fractions (rounded).
+
+    With two or more companies, test always gets at least one and train keeps at least one.
+    """
+    n = len(companies)
     train, val, _ = cfg.split_fractions
     n_train, n_val = round(n * train), round(n * val)
+    if n >= 2:
+        n_train = min(max(n_train, 1), n - 1)
+        n_val = min(n_val, n - 1 - n_train)
     labels = [SPLITS[0]] * n_train + [SPLITS[1]] * n_val + [SPLITS[2]] * (n - n_train - n_val)
     derive_rng(cfg.seed, "splits").shuffle(labels)
-    return labels
+    return {c.key: label for c, label in zip(companies, labels, strict=True)}
 
 
 def build_queries(
@@ -204,13 +215,16 @@ def build_queries(
     for company in world.companies:
         drafts.extend(multi_hop_questions(b, company, world, cfg))
     sizes = {pid: page.size for pid, page in b.pages.items()}
-    splits = assign_splits(len(drafts), cfg)
+    splits = assign_splits(world.companies, cfg)
+    labels = needs_zoom_labels(cfg)
     queries = []
-    for i, (draft, split) in enumerate(zip(drafts, splits, strict=True)):
+    for i, draft in enumerate(drafts):
         refs = tuple(dict.fromkeys(ev.page_id for ev in draft.evidence))
+        split = splits[b.pages[refs[0]].company.key]
+        uid = f"synth-{i:06d}"
         queries.append(
             Query(
-                uid=f"synth-{i:06d}",
+                uid=uid,
                 question=draft.question,
                 answers=draft.answers,
                 reference_pages=refs,
@@ -219,6 +233,7 @@ def build_queries(
                 query_type=draft.query_type,
                 evidence=draft.evidence,
                 small_print=is_small_print(draft.evidence, sizes),
+                needs_zoom=labels.get(uid),
                 meta={"template": draft.template},
             )
         )

@@ -1,13 +1,14 @@
 """Annual-report pages: overview, financial tables, segment charts and the at-a-glance infographic.
 
-Type sizes are chosen against the whole-page view of a 1000x1400 page (scale about 0.457, see
-:func:`vrag_env.rendering.fit_view`), where a word box needs 22 px on the page to reach
-:data:`~vrag_env.rendering.LEGIBLE_PX`:
+Type sizes are chosen against the whole-page view of a 1000x1400 page at the env's pixel budget
+(512*28*28 pixels: scale about 0.535), and checked by OCR, not by a threshold
+(:mod:`vrag_env.corpora.legibility`, ``python -m benchmarks.validity``):
 
-* legible at a glance: titles (34-40 px), headings (24 px), body text (22 px), chart category labels
-  (20 px; box 24 px), infographic numbers (60 px);
-* small print: table cells and headers, chart value and tick labels, captions and notes (12-14 px;
-  boxes 15-17 px, i.e. 7-8 view pixels), readable only after cropping onto them.
+* read at a glance: titles (34-40 px), headings (24 px), body text (22 px), infographic numbers
+  (60 px);
+* small print, which RapidOCR does not read on the whole page (about 4 view pixels) and reads on a
+  crop (enlarged up to 2x): table cells and headers, chart value, tick and category labels, captions
+  and notes (8-9 px).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ MARGIN = 60
 TITLE = 34
 HEADING = 24
 BODY = 22
-SMALL = 13
-TINY = 12
+SMALL = 8
+TINY = 8
 
 BOILERPLATE = (
     "This report contains forward-looking statements that are subject to risks and "

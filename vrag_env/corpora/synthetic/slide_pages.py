@@ -13,7 +13,7 @@ from vrag_env.corpora.synthetic.world import MONTH_NAMES, fmt_date, fmt_hundredt
 
 LEFT = 90
 BULLET = 32
-FOOTER = 14
+FOOTER = 8
 
 
 def _frame(plan: PagePlan, title: str) -> Canvas:

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     agent, privileged = None, False
     if args.agent:
         # Agents sit above the env package; the command line is the top layer that joins them.
-        from agents.registry import make_agent
+        from vrag_env._entry_points import load_entry_point
+
+        make_agent = load_entry_point("agents.registry:make_agent")
 
         agent = make_agent(args.agent, env, **_agent_options(args.agent_arg))
         privileged = bool(getattr(agent, "privileged", args.agent == "oracle"))
