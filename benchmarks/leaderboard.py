@@ -19,6 +19,7 @@ needs-zoom or not when the corpus labels it, source type); what each model is (t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -74,6 +75,8 @@ class Row:
         git_sha: Short git SHA of the code that produced the results.
         date: UTC date of the run (``YYYY-MM-DD``).
         source: The results file, relative to the results folder.
+        report: Link to the row's episode report (HTML), relative to the leaderboard's folder, or
+            ``""`` when no report has been written.
         per_question: Accuracy per question id (for paired comparisons; not written to the CSV).
         categories: Accuracy and count per category (``"query:multi-hop"`` -> (accuracy, n)).
     """
@@ -97,6 +100,7 @@ class Row:
     git_sha: str
     date: str
     source: str
+    report: str = ""
     per_question: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     categories: dict[str, tuple[float, int]] = field(default_factory=dict, compare=False)
 
@@ -257,7 +261,8 @@ def markdown_table(rows: list[Row], ranked: bool = True) -> str:
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "|".join(["---"] * len(_COLUMNS)) + "|"]
     for rank, (r, d) in enumerate(zip(rows, diffs, strict=True), start=1):
         vs = "" if d is None else f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
-        name = f"`{r.agent}`" + (" (privileged)" if r.privileged else "")
+        name = f"[`{r.agent}`]({r.report})" if r.report else f"`{r.agent}`"
+        name += " (privileged)" if r.privileged else ""
         cells = [
             str(rank) if ranked else "-",
             name + (" ⚠" if r.flag else ""),
@@ -327,7 +332,10 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
         "questions; *minus next* is the paired bootstrap 95% CI of the row's accuracy minus the next "
         "row's on the same questions (an interval containing 0 means the two are not separated). "
         "ANLS gives partial credit and is secondary. Privileged agents read ground truth and are "
-        "never ranked.",
+        "never ranked. An agent's name links to its episode report (every episode: pages, crop "
+        "boxes, views, actions, feedback), which `vrag leaderboard` writes to "
+        "`results/<benchmark>/reports/` (4-9 MB each, so not committed; `vrag view "
+        "results/<benchmark>/<agent>.json --out report.html` writes one).",
     ]
     benches = board.benchmarks()
     if not benches:
@@ -355,7 +363,9 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
 
 # --------------------------------------------------------------------------------------- CSV
 
-_CSV_FIELDS = [f.name for f in fields(Row) if f.name not in ("per_question", "categories")]
+_CSV_FIELDS = [
+    f.name for f in fields(Row) if f.name not in ("per_question", "categories", "report")
+]
 
 
 def render_csv(board: Board | list[Row]) -> str:
@@ -451,6 +461,7 @@ def write_leaderboard(
     out_dir: str | os.PathLike[str] = ".",
     *,
     png: bool = True,
+    reports: bool = False,
 ) -> tuple[list[Row], list[Path]]:
     """Regenerate the Markdown, CSV and PNG leaderboard from the verified results files.
 
@@ -460,14 +471,30 @@ def write_leaderboard(
         results_dir: Folder holding ``<benchmark>/<agent>.json`` results files.
         out_dir: Where ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` go.
         png: Also draw the chart.
+        reports: Also write each verified row's episode report to
+            ``<results_dir>/<benchmark>/reports/<agent>.html``. Rows link to their report whenever
+            that file exists.
 
     Returns:
         The verified rows and the paths written.
     """
     board = load_board(results_dir)
+    out = Path(out_dir)
+    if reports:
+        from vrag_env.viewer.report import write_report
+
+        for row in board.rows:
+            source = Path(results_dir) / row.source
+            write_report(source, source.parent / "reports" / f"{source.stem}.html")
+    linked = []
+    for row in board.rows:
+        stem = Path(row.source)
+        html = Path(results_dir) / stem.parent / "reports" / f"{stem.stem}.html"
+        report = Path(os.path.relpath(html, out)).as_posix() if html.is_file() else ""
+        linked.append(dataclasses.replace(row, report=report))
+    board = Board(linked, board.rejected)
     for r in board.rejected:
         logger.warning("leaderboard: rejected %s: %s", r.source, "; ".join(r.reasons))
-    out = Path(out_dir)
     written = [
         atomic_write(out / MARKDOWN_NAME, render_markdown(board, PNG_NAME if png else None)),
         atomic_write(out / CSV_NAME, render_csv(board)),

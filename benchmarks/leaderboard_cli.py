@@ -59,6 +59,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--policy", help="PPO policy to evaluate (default: runs/ppo/policy.zip, trained if missing)"
     )
     parser.add_argument("--no-png", action="store_true", help="skip the chart")
+    parser.add_argument(
+        "--no-reports",
+        action="store_true",
+        help="do not write the episode report each row links to (results/<benchmark>/reports/)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -132,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if not args.skip_run:
         run_agents(args)
-    rows, paths = write_leaderboard(args.results_dir, args.out_dir, png=not args.no_png)
+    rows, paths = write_leaderboard(
+        args.results_dir, args.out_dir, png=not args.no_png, reports=not args.no_reports
+    )
     for bench in sorted({r.benchmark for r in rows}):
         print(f"\n## {bench}\n")
         print(markdown_table([r for r in rows if r.benchmark == bench and not r.privileged]))

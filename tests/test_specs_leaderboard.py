@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,30 @@ def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
     # Provenance is read once, before any file is written, so both files carry the same state.
     assert results["metadata"]["git_dirty"] == oracle["metadata"]["git_dirty"]
     assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")
+
+
+def test_leaderboard_rows_link_to_their_episode_reports(tmp_path: Path, real_results) -> None:
+    """Each verified row links to a report that holds every episode of its results file."""
+    results_dir = tmp_path / "results"
+    folder = results_dir / "synth-tiny-quick"
+    for name, results in real_results.items():
+        write_results(_clean(results), folder / f"{name}.json")
+    out = tmp_path / "out"
+    rows, _ = write_leaderboard(results_dir, out, png=False, reports=True)
+    markdown = (out / MARKDOWN_NAME).read_text()
+    for row in rows:
+        link = re.search(rf"\[`{row.agent}`\]\(([^)]+)\)", markdown)
+        assert link, f"no link for {row.agent}"
+        report = (out / link.group(1)).resolve()
+        assert report == (folder / "reports" / f"{row.agent}.html").resolve()
+        text = report.read_text(encoding="utf-8")
+        ids = [e["question_id"] for e in real_results[row.agent]["episodes"]]
+        assert text.count('<details class="episode"') == len(ids)
+        assert all(qid in text for qid in ids)
+    # Without --reports the links stay while the files exist, and vanish when they are removed.
+    write_leaderboard(results_dir, out, png=False)
+    assert "[`oracle`](" in (out / MARKDOWN_NAME).read_text()
+    for f in (folder / "reports").glob("*.html"):
+        f.unlink()
+    write_leaderboard(results_dir, out, png=False)
+    assert "[`oracle`](" not in (out / MARKDOWN_NAME).read_text()
