@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.ingest_fixtures import example, write_jsonl, write_rag_json
+from vrag_env.corpora.evidence import attach_evidence, find_answer, locate_answer
 from vrag_env.corpora.queries import (
     DocPages,
     PageMapper,
     QueryError,
     assign_split,
-    attach_evidence,
-    find_answer,
     load_query_file,
-    locate_answer,
     normalize_split,
     parse_example,
     resolve_queries,

@@ -42,13 +42,12 @@ from agents.vlm import tiny  # noqa: E402
 from agents.vlm.agent import GRPOAgent, VLMAgent  # noqa: E402
 from agents.vlm.backends import (  # noqa: E402
     Backend,
-    EndpointError,
     GenerationSettings,
-    OpenAIBackend,
     TransformersBackend,
     cut_at_stop,
     restore_stop,
 )
+from agents.vlm.openai_backend import EndpointError, OpenAIBackend  # noqa: E402
 from agents.vlm.chat import (  # noqa: E402
     IMAGE_PLACEHOLDER,
     Message,

@@ -36,7 +36,7 @@ from PIL import Image
 from vrag_env.actions import Action, ActionParseError, ActionSet, Crop
 
 from ..base import Agent
-from .backends import Backend, GenerationSettings, OpenAIBackend, TransformersBackend
+from .backends import Backend, GenerationSettings, TransformersBackend
 from .chat import (
     Message,
     action_message,
@@ -52,12 +52,14 @@ from .config import (
     IMAGE_FACTOR,
     VLMAgentConfig,
 )
+from .openai_backend import OpenAIBackend
 
 STOP_STRINGS: dict[str, tuple[str, ...]] = {
     "vrag": ("</search>", "</bbox>", "</region>", "</answer>"),
     "tool": ("</tool_call>",),
 }
-"""Where a reply ends, per dialect: VRAG-RL stops generating at the first closing action tag."""
+"""Where a reply ends, per dialect: at the first closing action tag (only the first action of a reply
+is executed; VRAG-RL's sampler does not stop there, see :mod:`agents.vlm.backends`)."""
 
 PROMPT_TEMPLATE = "{instructions}\nQuestion: {question}"
 """First user turn (also the format of :func:`agents.vlm.trl_env.build_prompt`)."""

@@ -36,11 +36,11 @@ from typing import Any
 from PIL import Image, ImageChops
 
 from vrag_env.corpora.corpus import IMAGES_DIR, MANIFEST, CorpusWriter, is_corpus, sha256_file
+from vrag_env.corpora.evidence import attach_evidence
 from vrag_env.corpora.queries import (
     HASH_SPLIT,
     PageMapper,
     QueryError,
-    attach_evidence,
     load_query_file,
     resolve_queries,
 )
