@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("torchvision")
 
-from agents.vlm import chat, tiny  # noqa: E402
+from agents.vlm import chat, image_budget, tiny  # noqa: E402
 
 ARCHS = ("qwen2_vl", "qwen2_5_vl")
 # Page, crop and page with different sizes and aspect ratios: the token count differs per image.
@@ -119,7 +119,7 @@ def _check_bookkeeping(model: Any, processor: Any, inputs: Any, images: list[Ima
     grid = inputs["image_grid_thw"]
     assert grid.shape == (len(images), 3)
     assert n_pad == int((grid.prod(dim=-1) // merge**2).sum())
-    counter = chat.processor_image_token_counter(processor)
+    counter = image_budget.processor_image_token_counter(processor)
     per_image = [counter(image) for image in images]
     assert per_image == (grid.prod(dim=-1) // merge**2).tolist()
     with torch.no_grad():
@@ -314,13 +314,13 @@ def test_batch_with_different_image_counts(
 
 
 def test_test_images_differ_in_token_count(images: list[Image.Image]) -> None:
-    counts = [chat.qwen_image_tokens(image) for image in images]
+    counts = [image_budget.qwen_image_tokens(image) for image in images]
     assert len(set(counts)) == len(counts)
 
 
 def test_image_token_count_matches_the_processor(loaded: dict[str, tuple[Any, Any]]) -> None:
     _, processor = loaded["qwen2_vl"]
-    counter = chat.processor_image_token_counter(processor)
+    counter = image_budget.processor_image_token_counter(processor)
     for size in ((10, 10), (28, 28), (640, 480), (2000, 1000), (37, 900)):
         image = Image.new("RGB", size)
         grid = processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"]
@@ -433,7 +433,7 @@ def test_trim_images_keeps_the_last_k() -> None:
         {"role": "user", "content": [chat.image_block(im), chat.text_block(f"t{i}")]}
         for i, im in enumerate(imgs)
     ]
-    trimmed = chat.trim_images(messages, keep_last=2)
+    trimmed = image_budget.trim_images(messages, keep_last=2)
     assert chat.count_images(trimmed) == 2
     assert chat.collect_images(trimmed) == imgs[2:]
     assert [chat.message_text(m) for m in trimmed[1:3]] == [
@@ -441,18 +441,22 @@ def test_trim_images_keeps_the_last_k() -> None:
         chat.IMAGE_PLACEHOLDER + "t1",
     ]
     assert chat.count_images(messages) == 4  # input untouched
-    assert chat.count_images(chat.trim_images(messages, keep_last=None)) == 4
-    assert chat.count_images(chat.trim_images(messages, keep_last=0)) == 0
+    assert chat.count_images(image_budget.trim_images(messages, keep_last=None)) == 4
+    assert chat.count_images(image_budget.trim_images(messages, keep_last=0)) == 0
     # Pixel budget: 2 images of 56*56 fit in 7000 pixels; the newest is kept even over budget.
-    assert chat.count_images(chat.trim_images(messages, keep_last=None, max_pixels=7000)) == 2
-    assert chat.collect_images(chat.trim_images(messages, max_pixels=10)) == [imgs[3]]
+    assert (
+        chat.count_images(image_budget.trim_images(messages, keep_last=None, max_pixels=7000)) == 2
+    )
+    assert chat.collect_images(image_budget.trim_images(messages, max_pixels=10)) == [imgs[3]]
     # Token budget: each 56x56 image costs 4 tokens.
-    counter = chat.processor_image_token_counter(tiny.build_tiny_processor())
+    counter = image_budget.processor_image_token_counter(tiny.build_tiny_processor())
     assert counter(imgs[0]) == 4
-    kept = chat.trim_images(messages, keep_last=None, max_image_tokens=12, token_counter=counter)
+    kept = image_budget.trim_images(
+        messages, keep_last=None, max_image_tokens=12, token_counter=counter
+    )
     assert chat.count_images(kept) == 3
     with pytest.raises(ValueError):
-        chat.trim_images(messages, max_image_tokens=12)
+        image_budget.trim_images(messages, max_image_tokens=12)
 
 
 def test_to_openai_messages(images: list[Image.Image]) -> None:
@@ -484,4 +488,4 @@ def test_to_openai_messages(images: list[Image.Image]) -> None:
     assert [m["role"] for m in kept].count("user") == 1
     assert kept[2]["content"][0]["type"] == "image_url"
     # Trimming works on converted messages too (data URLs are decoded for their size).
-    assert chat.count_images(chat.trim_images(kept, keep_last=1, max_pixels=10)) == 1
+    assert chat.count_images(image_budget.trim_images(kept, keep_last=1, max_pixels=10)) == 1

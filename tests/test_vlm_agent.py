@@ -47,7 +47,6 @@ from agents.vlm.backends import (  # noqa: E402
     cut_at_stop,
     restore_stop,
 )
-from agents.vlm.openai_backend import EndpointError, OpenAIBackend  # noqa: E402
 from agents.vlm.chat import (  # noqa: E402
     IMAGE_PLACEHOLDER,
     Message,
@@ -57,6 +56,7 @@ from agents.vlm.chat import (  # noqa: E402
     message_text,
 )
 from agents.vlm.config import VLMAgentConfig  # noqa: E402
+from agents.vlm.openai_backend import EndpointError, OpenAIBackend  # noqa: E402
 from benchmarks.runner import EvalSpec, evaluate  # noqa: E402
 from vrag_env.cli import main  # noqa: E402
 

@@ -41,10 +41,8 @@ from .chat import (
     Message,
     action_message,
     image_block,
-    qwen_resized_size,
     text_block,
     to_pil,
-    trim_images,
 )
 from .config import (
     CHAT_FORMATS,
@@ -52,6 +50,7 @@ from .config import (
     IMAGE_FACTOR,
     VLMAgentConfig,
 )
+from .image_budget import qwen_resized_size, trim_images
 from .openai_backend import OpenAIBackend
 
 STOP_STRINGS: dict[str, tuple[str, ...]] = {
