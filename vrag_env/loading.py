@@ -57,9 +57,10 @@ def load_retriever(name: str, corpus: Corpus, options: dict[str, Any] | None = N
     """Load (or reuse) retriever ``name`` over ``corpus``, building and caching its index if needed.
 
     ``name`` is a registered backend (``"bm25"``, ...), ``"backend:model"`` for a model-based backend
-    with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), or the URL of a
-    ``vrag serve-retriever`` service; ``options`` go to the service client (``timeout``,
-    ``retries``).
+    with a checkpoint name or path (``"colqwen2:vidore/colqwen2-v1.0"``), the URL of a
+    ``vrag serve-retriever`` service, or ``"vrag-rl+URL"``, the search endpoint of a VRAG-RL search
+    engine (:mod:`vrag_env.retrieval.vrag_rl_http`); ``options`` go to the service client
+    (``timeout``, ``retries``; ``page_map`` for a VRAG-RL engine).
     """
     key = (name, str(corpus.root), corpus.checksum, json.dumps(options or {}, sort_keys=True))
     with _LOCK:
@@ -73,6 +74,16 @@ def load_retriever(name: str, corpus: Corpus, options: dict[str, Any] | None = N
 
 
 def _build_retriever(name: str, corpus: Corpus, options: dict[str, Any]) -> Retriever:
+    if name.startswith(("vrag-rl+http://", "vrag-rl+https://")):
+        from vrag_env.retrieval.vrag_rl_http import VragRLSearchEngine
+
+        unknown = sorted(set(options) - {"timeout", "retries", "page_map"})
+        if unknown:
+            raise ValueError(
+                f"unknown retriever_options {unknown}; a VRAG-RL search engine takes timeout, "
+                "retries, page_map"
+            )
+        return VragRLSearchEngine(name, corpus, **options)
     if name.startswith(("http://", "https://")):
         from vrag_env.retrieval.client import RemoteRetriever
 
