@@ -39,6 +39,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--dialect", choices=["vrag", "tool"], help="action dialect (default: the env id's)"
     )
     parser.add_argument("--reward", help="reward preset (default: the env id's)")
+    parser.add_argument(
+        "--preset", help="env preset, e.g. vrag-rl (VRAG-RL's views, crops, reward and turns)"
+    )
+    parser.add_argument(
+        "--style",
+        choices=["default", "vrag-rl"],
+        help="vlm agents: conversation style (vrag-rl: the view alone per turn, VRAG-RL's sizes)",
+    )
     parser.add_argument("--max-steps", type=int, help="override the step limit")
     parser.add_argument(
         "--out", help="results JSON path (default: results/<benchmark or split>/<agent>.json)"
@@ -61,7 +69,7 @@ def _agent_options(args: argparse.Namespace) -> dict[str, Any]:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
-    for key in ("model", "base_url", "policy"):
+    for key in ("model", "base_url", "policy", "style"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     return options
@@ -83,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             env_kwargs["dialect"] = args.dialect
         if args.reward:
             env_kwargs["reward"] = args.reward
+        if args.preset:
+            env_kwargs["preset"] = args.preset
         if args.episodes < 1:
             raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
         spec = EvalSpec(

@@ -34,6 +34,7 @@ import gymnasium as gym
 from PIL import Image
 
 from vrag_env.actions import Action, ActionParseError, ActionSet, Crop
+from vrag_env.rendering import vrag_rl_size
 
 from ..base import Agent
 from .backends import Backend, GenerationSettings, TransformersBackend
@@ -62,6 +63,28 @@ is executed; VRAG-RL's sampler does not stop there, see :mod:`agents.vlm.backend
 
 PROMPT_TEMPLATE = "{instructions}\nQuestion: {question}"
 """First user turn (also the format of :func:`agents.vlm.trl_env.build_prompt`)."""
+
+VRAG_RL_INSTRUCTIONS = (
+    "Answer the question below using a search engine over a collection of document page images.\n"
+    "Each turn, first reason step by step inside <think> and </think>. Then write exactly one "
+    "action:\n"
+    "- <search> your query </search> to retrieve a page image you have not seen yet;\n"
+    "- <bbox>[x1, y1, x2, y2]</bbox> to zoom into a region of the last image, in its pixels "
+    "(left, top, right, bottom);\n"
+    "- <answer> a short answer </answer> once you know it.\n"
+    "Search as often as you need, and zoom when the text is too small to read."
+)
+"""The first user turn of ``style="vrag-rl"``: VRAG-RL's conversation format, in our own words."""
+
+VRAG_RL_RETRY = (
+    "That action could not be carried out. Reason inside <think> and </think>, then write one "
+    "action: <search> query </search>, <bbox>[x1, y1, x2, y2]</bbox> on the last image, or "
+    "<answer> answer </answer>."
+)
+"""The user turn after an invalid action in ``style="vrag-rl"`` (VRAG-RL sends a fixed text too)."""
+
+VRAG_RL_MIN_PIXELS = 256 * 28 * 28
+"""VRAG-RL's lower bound on the pixels of an image it shows."""
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _ACTION_TAG = re.compile(r"<(search|bbox|region|answer)>(.*?)</\1>", re.DOTALL)
@@ -118,9 +141,22 @@ class VLMAgent(Agent):
             factor=IMAGE_FACTOR,
         )
         self.model_actions = ActionSet(self.dialect, view_size=self.image_size)
-        self.instructions = (
-            cfg.instructions if cfg.instructions is not None else self._default_instructions()
-        )
+        self.style = cfg.style
+        if self.style == "vrag-rl" and (self.dialect != "vrag" or self.chat_format != "prompt"):
+            raise ValueError(
+                "style='vrag-rl' needs dialect='vrag' and chat_format='prompt', got "
+                f"{self.dialect!r} and {self.chat_format!r}"
+            )
+        self.verbatim_prompt: str | None = None
+        if cfg.instructions_file is not None:
+            self.verbatim_prompt = Path(cfg.instructions_file).read_text(encoding="utf-8")
+            self.instructions = self.verbatim_prompt
+        elif cfg.instructions is not None:
+            self.instructions = cfg.instructions
+        else:
+            self.instructions = self._default_instructions()
+        # style="vrag-rl": (height, width) of the last image sent and of the view it shows.
+        self._sent: tuple[tuple[int, int], tuple[int, int]] | None = None
         self.tools = self._tool_schemas() if self.chat_format == "tools" else None
         self._messages: list[Message] = []
         self._last_reply_parsed = False
@@ -181,6 +217,8 @@ class VLMAgent(Agent):
         )
 
     def _default_instructions(self) -> str:
+        if self.style == "vrag-rl":
+            return VRAG_RL_INSTRUCTIONS
         if self.chat_format == "tools":
             from .trl_env import INSTRUCTIONS
 
@@ -199,6 +237,7 @@ class VLMAgent(Agent):
         """Start a new chat."""
         self._messages = []
         self._last_reply_parsed = False
+        self._sent = None
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Append the observation to the chat, query the model and return its reply as the action."""
@@ -234,6 +273,8 @@ class VLMAgent(Agent):
             "seed": self.seed,
             "system_prompt": self.system_prompt,
             "instructions": self.instructions,
+            "style": self.style,
+            "instructions_verbatim": self.verbatim_prompt is not None,
         }
 
     # ------------------------------------------------------------------ chat building
@@ -243,17 +284,35 @@ class VLMAgent(Agent):
         messages: list[Message] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": [text_block(self.system_prompt)]})
-        text = PROMPT_TEMPLATE.format(instructions=self.instructions, question=question)
+        if self.verbatim_prompt is not None and "{question}" in self.verbatim_prompt:
+            text = self.verbatim_prompt.replace("{question}", question)
+        else:
+            text = PROMPT_TEMPLATE.format(instructions=self.instructions, question=question)
         messages.append({"role": "user", "content": [text_block(text)]})
         return messages
 
     def _first_messages(self, observation: dict[str, Any], info: dict[str, Any]) -> list[Message]:
         messages = self.prompt_messages(str(observation["question"]))
         if info.get("current_page") is not None:  # a view is already shown (not the env's default)
-            messages[-1]["content"].insert(0, image_block(self.model_image(observation["image"])))
+            image = self._image_for(observation, info)
+            messages[-1]["content"].insert(0, image_block(image))
         return messages
 
+    def _image_for(self, observation: dict[str, Any], info: dict[str, Any]) -> Image.Image:
+        if self.style == "vrag-rl":
+            return self.vrag_rl_image(observation["image"], info)
+        return self.model_image(observation["image"])
+
     def _observation_message(self, observation: dict[str, Any], info: dict[str, Any]) -> Message:
+        if self.style == "vrag-rl":
+            # VRAG-RL's turns: the new image alone after a search or crop, else a fixed retry text.
+            ok = info.get("action_error") is None
+            if ok and info.get("action_kind") in ("search", "crop"):
+                return {
+                    "role": "user",
+                    "content": [image_block(self._image_for(observation, info))],
+                }
+            return {"role": "user", "content": [text_block(VRAG_RL_RETRY)]}
         content = []
         # Only a successful search or crop changes the view; after anything else the model already
         # has the current image and only gets the feedback text.
@@ -277,6 +336,29 @@ class VLMAgent(Agent):
             return pil
         return pil.resize((width, height), Image.Resampling.BICUBIC)
 
+    def vrag_rl_image(self, image: Any, info: dict[str, Any]) -> Image.Image:
+        """The view as VRAG-RL shows it: the observation cut to its content box, at VRAG-RL's size.
+
+        With the ``vrag-rl`` env preset the view already has VRAG-RL's size and is sent unchanged;
+        otherwise it is resized by VRAG-RL's rule (:func:`vrag_env.rendering.vrag_rl_size`) within
+        ``[256*28*28, max_image_pixels]`` pixels. The size sent is remembered, so a ``<bbox>`` in
+        the model's reply is mapped from that image to the observation.
+        """
+        pil = to_pil(image)
+        view = info.get("view") or {}
+        box = view.get("content_box") if isinstance(view, dict) else None
+        if box:
+            x1, y1, x2, y2 = (round(float(v)) for v in box)
+            if (x1, y1, x2, y2) != (0, 0, pil.width, pil.height):
+                pil = pil.crop((x1, y1, x2, y2))
+        shown = (pil.height, pil.width)
+        low = min(VRAG_RL_MIN_PIXELS, self.max_image_pixels)
+        width, height = vrag_rl_size(pil.width, pil.height, self.max_image_pixels, low)
+        if (width, height) != (pil.width, pil.height):
+            pil = pil.resize((width, height), Image.Resampling.BICUBIC)
+        self._sent = ((height, width), shown)
+        return pil
+
     def _call_seed(self, observation: dict[str, Any], info: dict[str, Any]) -> int:
         """Per-call sampling seed: depends on the seed, the question and the step, not on run order."""
         question = str(observation.get("question", "")).encode("utf-8")
@@ -294,6 +376,12 @@ class VLMAgent(Agent):
 
     def _to_env_action(self, reply: str, parsed: Action | None, info: dict[str, Any]) -> str:
         """Map a reply from the model's frame and dialect to the env's."""
+        if self.style == "vrag-rl":
+            # The view sits at the observation's top-left corner: a box in the image sent maps
+            # to the observation by the ratio of the view's size to the size sent.
+            if self._sent is None or self._sent[0] == self._sent[1]:
+                return reply
+            return _rescale_first_box(reply, self._sent[0], self._sent[1])
         if self.dialect != self.env_actions.dialect:
             if parsed is None:
                 return reply  # the env rejects it and explains why

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vrag_env.actions import DIALECTS
@@ -25,6 +26,12 @@ DEFAULT_MIN_IMAGE_PIXELS = 4 * 28 * 28
 
 IMAGE_FACTOR = 28
 """Image sides are rounded to multiples of this (Qwen2/2.5-VL patch size 14 x merge size 2)."""
+
+STYLES = ("default", "vrag-rl")
+"""How the ``prompt`` chat is built. ``default``: each observation turn holds the new view (the whole
+observation image) and the env's feedback text. ``vrag-rl``: VRAG-RL's conversation, each observation
+turn is the view alone, cut to its content box, at VRAG-RL's size; an invalid action gets a fixed
+instruction turn instead of the env's feedback."""
 
 CHAT_FORMATS = ("prompt", "tools")
 """``prompt``: the grammar is described in the first user turn and every observation is a user
@@ -75,6 +82,12 @@ class VLMAgentConfig:
     """Optional system message (VRAG-RL puts everything in the user turn)."""
     instructions: str | None = None
     """Replaces the grammar text of the first user turn."""
+    instructions_file: str | None = None
+    """A file whose text is the first user turn, used verbatim; ``{question}`` in it is replaced by
+    the question (without it, the question follows on a new line as ``Question: ...``). Paste any
+    prompt, VRAG-RL's included."""
+    style: str = "default"
+    """``"default"`` or ``"vrag-rl"`` (see :data:`STYLES`)."""
     stop: tuple[str, ...] | None = None
     """Replaces the dialect's stop strings (``()`` for none)."""
     server_stop: bool | None = None
@@ -100,6 +113,18 @@ class VLMAgentConfig:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.dialect is not None and self.dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {list(DIALECTS)}, got {self.dialect!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {list(STYLES)}, got {self.style!r}")
+        if self.instructions is not None and self.instructions_file is not None:
+            raise ValueError("give instructions or instructions_file, not both")
+        if self.instructions_file is not None and not Path(self.instructions_file).is_file():
+            raise ValueError(f"instructions_file {self.instructions_file!r} is not a file")
+        if self.style == "vrag-rl" and self.chat_format == "tools":
+            raise ValueError(
+                "style='vrag-rl' is a prompt conversation; it needs chat_format='prompt'"
+            )
+        if self.style == "vrag-rl" and self.dialect not in (None, "vrag"):
+            raise ValueError("style='vrag-rl' writes VRAG-RL's tags; it needs dialect='vrag'")
         if self.chat_format is not None and self.chat_format not in CHAT_FORMATS:
             raise ValueError(
                 f"chat_format must be one of {list(CHAT_FORMATS)}, got {self.chat_format!r}"
