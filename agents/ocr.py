@@ -1,7 +1,7 @@
 """A shared, lazily initialised RapidOCR reader for agents, with per-image caches.
 
 RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel, so nothing is downloaded) runs
-in two stages: a detector finds text boxes (one pass over the image, ~0.2 s for a 640x640 view on one
+in two stages: a detector finds text boxes (one pass over the image, ~0.2 s for a 750x845 view on one
 CPU core) and a recogniser reads each box (~15 ms per box). Reading *everything* on a dense page costs
 seconds, so this wrapper exposes the two stages separately: agents detect once, then read only the
 boxes they care about (e.g. the legible ones, or the row and column labels of a table).
