@@ -2,7 +2,8 @@
 
 Usage::
 
-    uv run python -m benchmarks.validity --benchmark synth-test --out validity.json [--write-labels]
+    uv run vrag validity --benchmark synth-test --out validity.json [--write-labels]
+    uv run python -m benchmarks.validity ...   (the same)
 
 Prints and saves (JSON, and a PNG next to it) on the benchmark's questions:
 
@@ -199,9 +200,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure a benchmark's validity; see the module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``vrag validity`` options."""
     parser.add_argument("--benchmark", default="synth-test", help="a spec in benchmarks/specs")
     parser.add_argument("--out", default="validity.json", help="JSON report (PNG next to it)")
     parser.add_argument("--limit", type=int, default=None, help="measure OCR on the first N only")
@@ -220,8 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="I/N: measure OCR only on shard I of N (by page; run N commands to share the work)",
     )
-    args = parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace) -> int:
+    """Measure a benchmark's validity, print the report and save it (JSON and PNG)."""
     from vrag_env.corpora.synthetic import builtin_corpus
     from vrag_env.corpora.synthetic.config import resolve_config
     from vrag_env.corpora.synthetic.labels import store_needs_zoom_labels
@@ -255,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured = [q for q in measured if q.reference_pages[0] in mine]
         cfg = resolve_config(preset) if preset else None
         if args.write_labels and cfg is None:
-            parser.error("--write-labels needs a built-in synthetic corpus")
+            raise ValueError("--write-labels needs a built-in synthetic corpus")
 
         def checkpoint(labels: dict[str, bool]) -> None:
             if args.write_labels and cfg is not None:
@@ -273,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot(report, out.with_suffix(".png"))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.validity`` (the same as ``vrag validity``)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

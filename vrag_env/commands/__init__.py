@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "benchmarks.leaderboard_cli",
         "run the baselines and regenerate the leaderboard",
     ),
+    "validity": (
+        "benchmarks.validity",
+        "measure what a benchmark rewards: needs-zoom by OCR, BM25 recall, blind floors",
+    ),
     "generate": (
         "vrag_env.commands.generate",
         "build the built-in synthetic corpus into a folder",
