@@ -264,8 +264,13 @@ def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
     args = ["leaderboard", "--benchmark", "synth-tiny", "--quick", "--agents", "random", "oracle"]
     out = ["--results-dir", str(tmp_path / "results"), "--out-dir", str(tmp_path), "--quiet"]
     assert main([*args, *out]) == 0
-    files = sorted(p.name for p in (tmp_path / "results" / "synth-tiny-quick").iterdir())
+    folder = tmp_path / "results" / "synth-tiny-quick"
+    files = sorted(p.name for p in folder.glob("*.json"))
     assert files == ["oracle.json", "random.json"]
+    # Reports are written for verified rows only (none in a working tree with edits), and each
+    # report belongs to a results file.
+    reports = sorted(p.stem for p in (folder / "reports").glob("*.html"))
+    assert set(reports) <= {"oracle", "random"}
     # Rows need a clean checkout; in a working tree with edits they are listed as rejected.
     markdown = (tmp_path / MARKDOWN_NAME).read_text()
     assert "`oracle` (privileged)" in markdown or "synth-tiny-quick/oracle.json" in markdown
