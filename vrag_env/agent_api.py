@@ -121,8 +121,8 @@ class EnvDescription:
         )
 
 
-def describe_env(env: gym.Env[Any, Any]) -> EnvDescription:
-    """The :class:`EnvDescription` of ``env`` (a ``VRAGEnv``, wrapped or not).
+def describe_env(env: gym.Env[Any, Any] | EnvDescription) -> EnvDescription:
+    """The :class:`EnvDescription` of ``env`` (a ``VRAGEnv``, wrapped or not; a description as is).
 
     Raises:
         TypeError: When ``env`` is not a VRAG env (it has no ``action_set`` and ``config``).
@@ -225,17 +225,17 @@ class PrivilegedChannel:
     @property
     def corpus(self) -> Corpus:
         """The env's corpus: pages with their text layers, queries with gold answers and evidence."""
-        return self._env.corpus  # type: ignore[no-any-return]
+        return self._env.corpus
 
     @property
     def env(self) -> gym.Env[Any, Any]:
         """The env itself, for privileged agents that drive a wrapper over it (``ppo``)."""
-        return self._env  # type: ignore[no-any-return]
+        return self._env
 
     @property
     def retriever(self) -> Retriever:
         """The env's retriever (to find queries that surface a given page)."""
-        return self._env.retriever  # type: ignore[no-any-return]
+        return self._env.retriever
 
     def query(self, question_id: str) -> Query:
         """The gold record (answers, reference pages, evidence boxes) of ``question_id``.
@@ -244,7 +244,7 @@ class PrivilegedChannel:
             KeyError: For a question id the corpus does not have.
         """
         try:
-            return self.corpus.queries[question_id]  # type: ignore[no-any-return]
+            return self.corpus.queries[question_id]
         except KeyError:
             raise KeyError(
                 f"no question {question_id!r} in the corpus; pass info['question_id']"
@@ -252,11 +252,11 @@ class PrivilegedChannel:
 
     def real_page_id(self, shown: str) -> PageId:
         """The corpus page id behind the opaque id that ``info`` shows (see ``VRAGEnv``)."""
-        return self._env.real_page_id(shown)  # type: ignore[no-any-return]
+        return self._env.real_page_id(shown)
 
     def shown_page_id(self, page_id: PageId) -> str:
         """The opaque id under which ``info`` shows corpus page ``page_id``."""
-        return self._env.shown_page_id(page_id)  # type: ignore[no-any-return]
+        return self._env.shown_page_id(page_id)
 
     def __repr__(self) -> str:
         return "PrivilegedChannel(<env>)"
