@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from vrag_env.actions import ActionSet, Answer, Crop, Search
+from vrag_env.agent_api import EnvDescription, describe_env
 from vrag_env.reading import (
     Candidate,
     QuestionAnalysis,
@@ -109,9 +109,9 @@ class HeuristicAgent(Agent):
         self._fallback: list[Candidate] = []
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> HeuristicAgent:
-        """Use the env's action set."""
-        return cls(env.unwrapped.action_set, **options)  # type: ignore[attr-defined]
+    def from_env(cls, description: EnvDescription, **options: Any) -> HeuristicAgent:
+        """Use the action set of the env's public description."""
+        return cls(describe_env(description).action_set, **options)
 
     def config(self) -> dict[str, Any]:
         """Search budget, page-acceptance threshold, dialect and OCR engine."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import gymnasium as gym
-
 from vrag_env.actions import ActionSet, Answer
+from vrag_env.agent_api import EnvDescription, describe_env
 
 from .base import Agent
 
@@ -42,9 +41,9 @@ class NoSearchAgent(Agent):
         self.action_set = action_set
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> NoSearchAgent:
-        """Use the env's action set."""
-        return cls(env.unwrapped.action_set, **options)  # type: ignore[attr-defined]
+    def from_env(cls, description: EnvDescription, **options: Any) -> NoSearchAgent:
+        """Use the action set of the env's public description."""
+        return cls(describe_env(description).action_set, **options)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Answer at once from the question."""

@@ -1,7 +1,10 @@
 """The oracle: reads the gold pages and answer locations, searches, zooms and answers.
 
 It is the solvability upper bound of a benchmark (every question it fails is broken) and the source
-of supervised warm-start trajectories. It only uses the public action interface: for each reference
+of supervised warm-start trajectories. It is *privileged*: the harness gives it a
+:class:`~vrag_env.agent_api.PrivilegedChannel` (the corpus with its gold records, the retriever, and
+the mapping between ``info``'s opaque page ids and the corpus's), and results files mark it so. It
+acts only through the public action interface: for each reference
 page it finds a query that the env's retriever ranks first among the pages not shown yet (the
 question itself when that works, else rare words of the page), crops onto the gold evidence box
 (mapped into the current view's pixels with the ``view`` transform from ``info``), and finally
@@ -12,11 +15,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
-
-import gymnasium as gym
+from typing import Any, ClassVar
 
 from vrag_env.actions import ActionSet, Answer, Crop, Search
+from vrag_env.agent_api import EnvDescription, PrivilegedChannel
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.rendering import ViewTransform
 from vrag_env.retrieval.base import Retriever
@@ -29,25 +31,25 @@ class OracleAgent(Agent):
     """Privileged agent that knows the gold pages, evidence boxes and answers.
 
     Args:
-        corpus: The env's corpus (gold data comes from its queries).
-        retriever: The env's retriever, used to pick queries that surface each reference page.
+        channel: The harness's ground-truth channel (corpus, retriever, page-id mapping).
         action_set: The env's action set (dialect and view size).
         zoom: Crop onto the evidence before answering.
         context: Page pixels of context kept around the evidence box when cropping.
     """
 
     name = "oracle"
+    privileged: ClassVar[bool] = True
 
     def __init__(
         self,
-        corpus: Corpus,
-        retriever: Retriever,
+        channel: PrivilegedChannel,
         action_set: ActionSet,
         zoom: bool = True,
         context: float = 120.0,
     ) -> None:
-        self.corpus = corpus
-        self.retriever = retriever
+        self.channel = channel
+        self.corpus: Corpus = channel.corpus
+        self.retriever: Retriever = channel.retriever
         self.action_set = action_set
         self.zoom = zoom
         self.context = context
@@ -55,10 +57,11 @@ class OracleAgent(Agent):
         self._zoomed: set[PageId] = set()
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> OracleAgent:
-        """Read corpus, retriever and action set from the env."""
-        u: Any = env.unwrapped
-        return cls(u.corpus, u.retriever, u.action_set, **options)
+    def from_privileged(
+        cls, description: EnvDescription, channel: PrivilegedChannel, **options: Any
+    ) -> OracleAgent:
+        """Read gold data through ``channel``; act with the description's action set."""
+        return cls(channel, description.action_set, **options)
 
     def reset(self) -> None:
         """Forget which pages were zoomed."""
@@ -71,9 +74,10 @@ class OracleAgent(Agent):
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Next step of the plan: search the next reference page, zoom onto its evidence, answer."""
         # Privileged: the oracle reads the gold question record (pages, evidence, answers).
-        query = self.corpus.queries[info["question_id"]]
-        shown: list[PageId] = info["retrieved_pages"]
-        current = info["current_page"]
+        query = self.channel.query(info["question_id"])
+        # info shows opaque page ids; the gold records use the corpus's.
+        shown: list[PageId] = [self.channel.real_page_id(p) for p in info["retrieved_pages"]]
+        current = info["current_page"] and self.channel.real_page_id(info["current_page"])
         for target in query.reference_pages:
             if target == current and self.zoom and target not in self._zoomed:
                 box = self._evidence_box(query, target)

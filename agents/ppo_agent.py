@@ -14,6 +14,11 @@ yourself or otherwise trust. A policy file inside a corpus folder (corpora come 
 refused before it is opened. ``untrained=True`` builds the
 policy as initialised before training (same seed and architecture): the baseline that training must
 beat, reported on the leaderboard as ``ppo-untrained``.
+
+Privileged: the macro-action wrapper needs the env itself, and it reads the corpus's text layer of
+the shown view as if it were perfect OCR (:mod:`vrag_env.wrappers`), so the agent declares
+``privileged = True`` and gets the env through the harness's
+:class:`~vrag_env.agent_api.PrivilegedChannel`; its results are marked privileged.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
+
+from vrag_env.agent_api import EnvDescription, PrivilegedChannel
 
 from .base import Agent
 
@@ -71,6 +78,7 @@ class PPOAgent(Agent):
     """
 
     name = "ppo"
+    privileged: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -98,9 +106,11 @@ class PPOAgent(Agent):
         self._started = False
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> PPOAgent:
-        """Build the agent for ``env`` (options: see the class arguments)."""
-        return cls(env, **options)
+    def from_privileged(
+        cls, description: EnvDescription, channel: PrivilegedChannel, **options: Any
+    ) -> PPOAgent:
+        """Build the agent over the channel's env (options: see the class arguments)."""
+        return cls(channel.env, **options)
 
     # ------------------------------------------------------------------ policy
 

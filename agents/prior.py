@@ -9,6 +9,13 @@ answers each question at step 1 with, in order of preference:
 2. else the most frequent answer among the ``k`` nearest train questions (word-set Jaccard).
 
 A benchmark in which this scores well rewards memorising the train split instead of reading.
+
+The train split's questions and answers are public *training data*, not ground truth of the
+questions asked, so the prior is not privileged: it declares ``uses_training_data = True`` and
+:func:`agents.registry.make_agent` passes it ``training_data``, the ``(question, answer)`` pairs of
+the corpus's train split (:func:`vrag_env.agent_api.training_data`), and nothing else of the corpus.
+A caller may pass its own ``training_data`` instead. Evaluated on the train split itself it only
+measures memorisation.
 """
 
 from __future__ import annotations
@@ -16,11 +23,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
-
-import gymnasium as gym
+from typing import Any, ClassVar
 
 from vrag_env.actions import ActionSet, Answer
+from vrag_env.agent_api import EnvDescription, describe_env
 
 from .base import Agent
 
@@ -43,6 +49,8 @@ class PriorAgent(Agent):
     """
 
     name = "prior"
+    uses_training_data: ClassVar[bool] = True
+    """:func:`agents.registry.make_agent` passes the train split as ``training_data``."""
 
     def __init__(
         self,
@@ -65,11 +73,24 @@ class PriorAgent(Agent):
         self.by_signature = by_signature
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> PriorAgent:
-        """Read the train questions and answers of the env's corpus."""
-        u: Any = env.unwrapped
-        train = [(q.question, q.answers[0]) for q in u.corpus.split("train")]
-        return cls(u.action_set, train, **options)
+    def from_env(
+        cls,
+        description: EnvDescription,
+        training_data: Sequence[tuple[str, str]] | None = None,
+        **options: Any,
+    ) -> PriorAgent:
+        """Build the prior from ``training_data``: ``(question, answer)`` pairs of the train split.
+
+        Raises:
+            ValueError: When ``training_data`` is missing or empty.
+        """
+        if not training_data:
+            raise ValueError(
+                f"the prior agent needs training_data=[(question, answer), ...] (got "
+                f"{training_data!r:.60}); agents.registry.make_agent passes the train split of "
+                "the env's corpus, or pass your own"
+            )
+        return cls(describe_env(description).action_set, training_data, **options)
 
     def guess(self, question: str) -> str:
         """The prior's answer to ``question``."""

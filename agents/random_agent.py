@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from vrag_env.actions import ActionSet
+from vrag_env.agent_api import EnvDescription, describe_env
 
 from .base import Agent
 
@@ -32,9 +32,9 @@ class RandomAgent(Agent):
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> RandomAgent:
-        """Use the env's action set."""
-        return cls(env.unwrapped.action_set, **options)  # type: ignore[attr-defined]
+    def from_env(cls, description: EnvDescription, **options: Any) -> RandomAgent:
+        """Use the action set of the env's public description."""
+        return cls(describe_env(description).action_set, **options)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """A random action string."""

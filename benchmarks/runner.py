@@ -76,6 +76,9 @@ def run_episode(
 ) -> dict[str, Any]:
     """Run one episode and return its JSON record."""
     obs, info = env.reset(seed=seed, options={"question_id": question_id})
+    # The agent sees info's opaque page ids; results record the corpus's ids (the viewer re-renders
+    # pages by id and NDCG compares them with the reference pages), read as the harness.
+    unwrapped: Any = env.unwrapped
     agent.reset()
     total, actions, kinds = 0.0, [], []
     # Per step, for `vrag view`: the page shown after the step, its region in page pixels, the
@@ -91,14 +94,15 @@ def run_episode(
         total += float(reward)
         actions.append(action[:MAX_RECORDED_ACTION_CHARS])
         kinds.append(info["action_kind"])
-        view_pages.append(info["current_page"])
+        page = info["current_page"]
+        view_pages.append(None if page is None else unwrapped.real_page_id(page))
         view_regions.append(list(info["view"]["region"]) if info.get("view") else None)
         feedback.append(str(obs["feedback"]))
         rewards.append(round(float(reward), 6))
-    unwrapped: Any = env.unwrapped
     score = info.get("score") or unwrapped.episode_score()
     query = unwrapped.corpus.queries[question_id]
-    prediction = unwrapped.episode_outcome().prediction
+    outcome = unwrapped.episode_outcome()
+    prediction = outcome.prediction
     return {
         "question_id": question_id,
         "question": query.question,
@@ -106,7 +110,7 @@ def run_episode(
         "prediction": prediction,
         "accuracy": accuracy(prediction, query.answers),
         "reference_pages": list(query.reference_pages),
-        "retrieved_pages": list(info["retrieved_pages"]),
+        "retrieved_pages": [unwrapped.real_page_id(p) for p in info["retrieved_pages"]],
         "source_type": query.source_type,
         "query_type": query.query_type,
         "needs_zoom": needs_zoom_label(query),

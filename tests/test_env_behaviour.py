@@ -92,7 +92,7 @@ def test_search_never_repeats_a_page(env):
     env.reset(seed=0)
     for _ in range(8):
         _, _, _, _, info = env.step("<search>annual report revenue</search>")
-    pages = info["retrieved_pages"]
+    pages = [env.unwrapped.real_page_id(p) for p in info["retrieved_pages"]]  # info's are opaque
     assert len(pages) == 8 and len(set(pages)) == 8
     ranking = [r.page_id for r in env.unwrapped.retriever.search("annual report revenue", 8)]
     assert pages == ranking  # best-ranked first, each new search the next unseen page

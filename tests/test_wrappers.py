@@ -74,7 +74,7 @@ def test_small_print_is_read_only_after_zooming(wrapped: MacroActionWrapper) -> 
     _, _, _, _, info = wrapped.step(names.index("search"))
     scale = info["view"]["scale"]
     assert all(s.height * scale >= LEGIBLE_PX - 1e-6 for s in wrapped._segments)
-    page = u.corpus.pages[info["current_page"]]
+    page = u.corpus.pages[u.real_page_id(info["current_page"])]
     small = [w for w in page.words if (w.box[3] - w.box[1]) * scale < LEGIBLE_PX]
     assert small and len(wrapped._illegible) == len(small)
     _, _, _, _, info = wrapped.step(names.index("crop_best"))

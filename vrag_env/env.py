@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
@@ -135,15 +136,23 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     | ``step`` | steps taken this episode |
     | ``action_kind`` | ``"search"``, ``"crop"``, ``"answer"``, ``"invalid"`` (``None`` after reset) |
     | ``action_error`` | exception name of an invalid action, else ``None`` |
-    | ``current_page`` | page id shown now, or ``None`` |
-    | ``retrieved_pages`` | page ids shown so far, in order |
+    | ``current_page`` | opaque id of the page shown now, or ``None`` |
+    | ``retrieved_pages`` | opaque ids of the pages shown so far, in order |
     | ``view`` | ``{"region": page-pixel box shown, "scale": view px per page px, "content_box": [x1, y1, x2, y2] of the page content in the image}`` (rebuild the mapping with ``ViewTransform.from_info``), or ``{}`` (empty, falsy) before a page is shown |
     | ``num_searches``, ``num_crops``, ``invalid_actions`` | counters |
     | ``score`` | on termination: the reward breakdown (``accuracy``, ``anls``, ``exact_match``, ``f1``, ``ndcg``, ``format``, ``answer``, ``reward``); ``{}`` (empty, falsy) before |
     | ``prediction`` | on termination: the answer given; ``None`` before |
-    | ``answers``, ``reference_pages`` | on termination: the gold answers and pages; ``[]`` before |
+    | ``answers``, ``reference_pages`` | on termination: the gold answers and (opaque) pages; ``[]`` before |
 
     Gold answers and reference pages never appear before the episode ends.
+
+    Page ids in ``info`` are *opaque*, for every corpus: ``"p"`` and the first 10 hex digits of
+    ``sha1(corpus checksum + ":" + page id)`` (:func:`opaque_page_id`). A corpus page id such as
+    ``meridian-annual-report-2020_3`` names the company, the year and the page's role, which an
+    agent must find by searching, not read off ``info``. The ids are stable for a corpus and
+    differ between corpora. The harness maps them back with :meth:`VRAGEnv.real_page_id` (results
+    files, the viewer and NDCG use corpus page ids); :meth:`VRAGEnv.shown_page_id` maps the other
+    way. Feedback text names no page id.
 
     ## Arguments
 
@@ -224,6 +233,14 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
                 "feedback": Unicode(FEEDBACK_MAX_CHARS),
             }
         )
+        # Opaque page ids for ``info`` (see "Information" above), both ways.
+        checksum = self.corpus.checksum
+        self._shown_ids: dict[PageId, str] = {
+            pid: opaque_page_id(checksum, pid) for pid in self.corpus.pages
+        }
+        self._real_ids: dict[str, PageId] = {v: k for k, v in self._shown_ids.items()}
+        if len(self._real_ids) != len(self._shown_ids):  # pragma: no cover - 40-bit collision
+            raise ValueError(f"two pages of corpus {self.corpus.root} share an opaque id")
         self._blank = np.full((height, width, 3), _NO_PAGE_COLOR, np.uint8)
         self._image = self._blank
         self._ep: _Episode | None = None
@@ -311,6 +328,31 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         if ep.score is not None:
             return dict(ep.score)
         return self.reward_config.score(self.episode_outcome(), judge=self._judge)
+
+    def real_page_id(self, shown: str) -> PageId:
+        """The corpus page id behind an opaque id of ``info`` (for harnesses, not agents).
+
+        Raises:
+            KeyError: For an id that is not one of this env's opaque page ids.
+        """
+        try:
+            return self._real_ids[shown]
+        except (KeyError, TypeError):
+            raise KeyError(
+                f"{shown!r:.80} is not an opaque page id of corpus {self.corpus.root}; pass a value "
+                "of info['current_page'] or info['retrieved_pages']"
+            ) from None
+
+    def shown_page_id(self, page_id: PageId) -> str:
+        """The opaque id under which ``info`` shows corpus page ``page_id``.
+
+        Raises:
+            KeyError: For a page id the corpus does not have.
+        """
+        try:
+            return self._shown_ids[page_id]
+        except (KeyError, TypeError):
+            raise KeyError(f"no page {page_id!r:.80} in corpus {self.corpus.root}") from None
 
     @property
     def view(self) -> ViewTransform | None:
@@ -485,8 +527,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             "step": ep.steps,
             "action_kind": ep.action_kind,
             "action_error": ep.action_error,
-            "current_page": ep.page,
-            "retrieved_pages": list(ep.shown),
+            "current_page": None if ep.page is None else self._shown_ids[ep.page],
+            "retrieved_pages": [self._shown_ids[p] for p in ep.shown],
             "view": {} if ep.view is None else ep.view.to_json(),
             "num_searches": ep.searches,
             "num_crops": ep.crops,
@@ -502,7 +544,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             info["score"] = {k: float(v) for k, v in ep.score.items()}
             info["prediction"] = ep.prediction
             info["answers"] = list(ep.query.answers)
-            info["reference_pages"] = list(ep.query.reference_pages)
+            info["reference_pages"] = [self._shown_ids.get(p, p) for p in ep.query.reference_pages]
         return info
 
     def _render_rgb(self, ep: _Episode) -> np.ndarray:
@@ -522,6 +564,16 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             f"searches {ep.searches} crops {ep.crops} invalid {ep.invalid}\n"
             f"feedback: {ep.feedback}\n"
         )
+
+
+def opaque_page_id(corpus_checksum: str, page_id: PageId) -> str:
+    """The id under which ``info`` shows page ``page_id`` of the corpus with this checksum.
+
+    >>> opaque_page_id("0" * 64, "meridian-annual-report-2020_3")[:1]
+    'p'
+    """
+    digest = hashlib.sha1(f"{corpus_checksum}:{page_id}".encode(), usedforsecurity=False)
+    return "p" + digest.hexdigest()[:10]
 
 
 def _action_space(action_set: ActionSet) -> gym.Space[str]:

@@ -285,7 +285,8 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         if view is None or page_id is None:
             return
         # Privileged: the generator's text layer (perfect OCR); OCR candidates are planned (issue 9).
-        page = self.env.unwrapped.corpus.pages[page_id]  # type: ignore[attr-defined]
+        u: Any = self.env.unwrapped
+        page = u.corpus.pages[u.real_page_id(page_id)]  # info shows opaque page ids
         rx1, ry1, rx2, ry2 = view.region
         legible: list[tuple[str, BBox]] = []
         for word in page.words:

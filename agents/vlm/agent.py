@@ -30,10 +30,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 from PIL import Image
 
 from vrag_env.actions import Action, ActionParseError, ActionSet, Crop
+from vrag_env.agent_api import EnvDescription, describe_env
 from vrag_env.rendering import vrag_rl_size
 
 from ..base import Agent
@@ -164,11 +164,12 @@ class VLMAgent(Agent):
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_env(cls, env: gym.Env[Any, Any], **options: Any) -> VLMAgent:
-        """Build the agent for ``env``'s action set with keyword ``options`` (see the class).
+    def from_env(cls, description: EnvDescription, **options: Any) -> VLMAgent:
+        """Build the agent for the description's action set with keyword ``options`` (see the class).
 
         Raises:
-            ValueError: For an unknown option; the message lists the known ones.
+            ValueError: For an unknown option (the message lists the known ones), or an argument
+                that is neither an :class:`EnvDescription` nor a VRAG env.
         """
         unknown = sorted(set(options) - set(VLMAgentConfig.field_names()))
         if unknown:
@@ -176,9 +177,13 @@ class VLMAgent(Agent):
                 f"unknown {cls.name} agent option(s) {unknown}; "
                 f"options: {VLMAgentConfig.field_names()}"
             )
-        action_set = getattr(env.unwrapped, "action_set", None)
-        if not isinstance(action_set, ActionSet):
-            raise ValueError(f"the {cls.name} agent needs a VRAG env with an action_set, got {env}")
+        try:
+            action_set = describe_env(description).action_set
+        except TypeError:
+            raise ValueError(
+                f"the {cls.name} agent needs a VRAG env's description with an action_set, "
+                f"got {description!r:.100}"
+            ) from None
         return cls(action_set, **options)
 
     def _make_backend(self, cfg: VLMAgentConfig) -> Backend:

@@ -137,7 +137,8 @@ class DemoSession:
             page_id, view = self.info.get("current_page"), self.info.get("view")
             if page_id is None or view is None:
                 return None
-            page = self.env.unwrapped.corpus.page_image(page_id)  # type: ignore[attr-defined]
+            u: Any = self.env.unwrapped
+            page = u.corpus.page_image(u.real_page_id(page_id))  # info's ids are opaque
             return jpeg_bytes(page_thumbnail(page, 480, tuple(view["region"])), quality=85)
 
 

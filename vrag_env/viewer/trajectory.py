@@ -249,7 +249,8 @@ def _replay(metadata: dict[str, Any], records: list[dict[str, Any]]) -> list[dic
             pages, regions, feedback, rewards, kinds = [], [], [], [], []
             for action in record.get("actions") or []:
                 obs, reward, _, _, info = env.step(action)
-                pages.append(info["current_page"])
+                shown = info["current_page"]  # opaque in info; the viewer renders corpus pages
+                pages.append(None if shown is None else env.unwrapped.real_page_id(shown))  # type: ignore[attr-defined]
                 regions.append(info["view"]["region"] if info.get("view") else None)
                 feedback.append(obs["feedback"])
                 rewards.append(round(float(reward), 6))
