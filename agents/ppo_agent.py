@@ -5,8 +5,12 @@ The agent drives the env it is given like any other agent (one action string per
 from ``(observation, info)`` and to translate the chosen macro-action into the env's action string.
 
 The policy comes from ``policy`` (a path), else from the default location written by
-``agents/sb3_ppo.py`` (``runs/ppo/policy.zip``). When there is none, the agent first trains one with
-the training script's default small budget and says so in the log.
+``agents/sb3_ppo.py`` (``checkpoints/ppo/policy.zip``, committed). When there is none, the agent
+first trains one with the training script's default small budget and says so in the log.
+
+Answer candidates come from RapidOCR of the view the env shows (``candidates="ocr"``, the default).
+``ppo-text-layer`` (:class:`PPOTextLayerAgent`) reads them from the corpus text layer instead: ground
+truth an agent cannot see, so it declares itself privileged and the leaderboard never ranks it.
 
 Security: stable-baselines3 saves a policy as a zip whose ``data`` entry holds cloudpickled objects,
 and ``PPO.load`` unpickles them, which can run arbitrary code. Load only policies you trained
@@ -15,9 +19,9 @@ refused before it is opened. ``untrained=True`` builds the
 policy as initialised before training (same seed and architecture): the baseline that training must
 beat, reported on the leaderboard as ``ppo-untrained``.
 
-Privileged: the macro-action wrapper needs the env itself, and it reads the corpus's text layer of
-the shown view as if it were perfect OCR (:mod:`vrag_env.wrappers`), so the agent declares
-``privileged = True`` and gets the env through the harness's
+``ppo`` is built from the env's public description: its wrapper sits on a
+:class:`~vrag_env.wrappers.DescribedEnv` and reads only the observation image and ``info``.
+``ppo-text-layer`` gets the real env through the harness's
 :class:`~vrag_env.agent_api.PrivilegedChannel`; its results are marked privileged.
 """
 
@@ -31,7 +35,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from vrag_env.agent_api import EnvDescription, PrivilegedChannel
+from vrag_env.agent_api import EnvDescription, PrivilegedChannel, describe_env
 
 from .base import Agent
 
@@ -75,10 +79,14 @@ class PPOAgent(Agent):
         deterministic: Take the most likely macro-action (else sample, seeded with ``seed``).
         train_if_missing: Train a policy with the default budget when none is saved.
         seed: Seed of the untrained policy's initialisation and of sampling.
+        candidates: Where the wrapper reads answer candidates: ``"ocr"`` (RapidOCR of the view) or
+            ``"text-layer"`` (the corpus text layer; privileged).
     """
 
     name = "ppo"
-    privileged: ClassVar[bool] = True
+    privileged: ClassVar[bool] = False
+    description = "PPO (stable-baselines3) over macro-actions; answer candidates from RapidOCR"
+    checkpoint_sha256: str | None = None
 
     def __init__(
         self,
@@ -88,10 +96,19 @@ class PPOAgent(Agent):
         deterministic: bool = True,
         train_if_missing: bool = True,
         seed: int = 0,
+        candidates: str = "ocr",
     ) -> None:
         from vrag_env.wrappers import MacroActionWrapper
 
-        self.wrapper = MacroActionWrapper(env)
+        self.wrapper = MacroActionWrapper(env, candidates=candidates)
+        self.candidates = candidates
+        if self.wrapper.privileged:
+            self.name = "ppo-text-layer"
+            self.privileged = True
+            self.description = (
+                "PPO over macro-actions; PRIVILEGED: answer candidates from the corpus text layer "
+                "(the generator's exact words)"
+            )
         self.deterministic = deterministic
         self.untrained = untrained
         self.seed = seed
@@ -103,7 +120,25 @@ class PPOAgent(Agent):
         else:
             self.policy_path = self._resolve(policy, train_if_missing)
             self.model = self._load(self.policy_path)
+            self.checkpoint_sha256 = _sha256(self.policy_path)
         self._started = False
+
+    @classmethod
+    def from_env(cls, description: EnvDescription, **options: Any) -> PPOAgent:
+        """Build the agent from the env's public description (options: see the class arguments).
+
+        Raises:
+            ValueError: For ``candidates="text-layer"``, which needs the corpus: use the
+                privileged ``ppo-text-layer`` agent.
+        """
+        from vrag_env.wrappers import DescribedEnv
+
+        if options.get("candidates", "ocr") != "ocr":
+            raise ValueError(
+                f"the ppo agent reads candidates with OCR only, got candidates="
+                f"{options['candidates']!r}; use the privileged agent 'ppo-text-layer' for the text layer"
+            )
+        return cls(DescribedEnv(describe_env(description)), **options)
 
     @classmethod
     def from_privileged(
@@ -199,6 +234,8 @@ class PPOAgent(Agent):
     def config(self) -> dict[str, Any]:
         """The policy file (path and SHA-256), how it was trained, and the decoding."""
         cfg: dict[str, Any] = {
+            "candidates": self.candidates,
+            "privileged": self.privileged,
             "untrained": self.untrained,
             "deterministic": self.deterministic,
             "trained_timesteps": self.policy_meta.get("trained_timesteps"),
@@ -206,5 +243,26 @@ class PPOAgent(Agent):
         }
         if self.policy_path is not None:
             cfg["policy"] = self.policy_path.as_posix()
-            cfg["policy_sha256"] = _sha256(self.policy_path)
+            cfg["policy_sha256"] = self.checkpoint_sha256
+            cfg["trained_with_candidates"] = (self.policy_meta.get("args") or {}).get("candidates")
         return cfg
+
+
+class PPOTextLayerAgent(PPOAgent):
+    """``ppo-text-layer``: the PPO agent reading candidates from the text layer (privileged).
+
+    The text layer of the synthetic corpus is the generator's exact words (perfect OCR), which no
+    agent looking at the images has: results of this agent are marked ``privileged: true`` and
+    never ranked.
+
+    Args:
+        env: The env the agent will act in.
+        **options: :class:`PPOAgent` options (``candidates`` is always ``"text-layer"``).
+    """
+
+    name = "ppo-text-layer"
+    privileged: ClassVar[bool] = True
+
+    def __init__(self, env: gym.Env[Any, Any], **options: Any) -> None:
+        options.pop("candidates", None)
+        super().__init__(env, candidates="text-layer", **options)

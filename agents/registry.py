@@ -26,6 +26,9 @@ BUILTIN_AGENTS: dict[str, str] = {
     "grpo": "agents.vlm.agent:GRPOAgent",
     "prior": "agents.prior:PriorAgent",
     "no-search": "agents.no_search:NoSearchAgent",
+    "no-zoom": "agents.heuristic:NoZoomAgent",
+    "scripted": "agents.scripted:ScriptedAgent",
+    "ppo-text-layer": "agents.ppo_agent:PPOTextLayerAgent",
 }
 
 # Attributes an agent written against the old API (``from_env(env)``) reads off the env.

@@ -5,7 +5,7 @@ SB3 PPO: https://stable-baselines3.readthedocs.io/en/master/modules/ppo.html
 Wrapper (actions, observations, how it reads the page): ``vrag_env/wrappers.py``.
 
 One readable file in the cleanrl style: the :class:`Args` dataclass on top holds every setting, and
-the script trains, evaluates, saves the policy (``runs/ppo/policy.zip`` plus ``policy.json`` with the
+the script trains, evaluates, saves the policy (``checkpoints/ppo/policy.zip`` plus ``policy.json`` with the
 settings and the evaluation) and, with ``--wandb``, logs to Weights & Biases (offline unless
 ``WANDB_MODE=online``: no account needed)::
 
@@ -36,8 +36,9 @@ if __package__ in (None, ""):  # `python agents/sb3_ppo.py`: make the repository
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLICY = Path("runs") / "ppo" / "policy.zip"
-"""Where the policy is saved and where ``vrag eval --agent ppo`` looks for it."""
+DEFAULT_POLICY = Path("checkpoints") / "ppo" / "policy.zip"
+"""Where the policy is saved and where ``vrag eval --agent ppo`` looks for it (committed, with its
+settings and SHA-256 in ``policy.json`` beside it; see ``docs/baselines.md``)."""
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Args:
     """Question split to train on (``synth-test`` holds test and validation questions only)."""
     dialect: str = "vrag"
     """Action dialect of the env (the wrapper formats its actions in it)."""
+    candidates: str = "ocr"
+    """Answer candidates: ``ocr`` (RapidOCR of the view) or ``text-layer`` (privileged ground truth)."""
     seed: int = 0
     """Seeds the policy initialisation, the envs and the evaluation."""
     total_timesteps: int = 16_384
@@ -76,6 +79,8 @@ class Args:
     """Hidden layers of the policy and value heads."""
     cnn_output_dim: int = 32
     """Features from the view image (SB3's NatureCNN)."""
+    time_limit_s: float = 0.0
+    """Stop training after this many seconds (at the end of a step; 0: no limit)."""
     torch_threads: int = 1
     """Torch CPU threads (small networks run fastest, and deterministically, on one)."""
     eval_episodes: int = 100
@@ -117,7 +122,7 @@ def make_env(args: Args, split: str | None = None) -> Any:
     from vrag_env.wrappers import MacroActionWrapper
 
     env = gym.make(args.env_id, split=split or args.split, dialect=args.dialect)
-    return Monitor(MacroActionWrapper(env))
+    return Monitor(MacroActionWrapper(env, candidates=args.candidates))
 
 
 def make_model(args: Args, vec_env: Any) -> Any:
@@ -147,14 +152,18 @@ def make_model(args: Args, vec_env: Any) -> Any:
     )
 
 
-def _progress_callback(total: int, enabled: bool) -> Any:
+def _progress_callback(total: int, enabled: bool, time_limit_s: float = 0.0) -> Any:
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm.auto import tqdm
 
     class ProgressCallback(BaseCallback):
-        """A tqdm bar over environment steps, with the recent mean episode return."""
+        """A tqdm bar over environment steps, with the recent mean episode return.
+
+        Stops training (returns ``False``) once ``time_limit_s`` seconds have passed, if set.
+        """
 
         def _on_training_start(self) -> None:
+            self.t0 = time.perf_counter()
             self.bar = tqdm(
                 total=total, desc="train ppo", unit="step", disable=not enabled, dynamic_ncols=True
             )
@@ -164,7 +173,7 @@ def _progress_callback(total: int, enabled: bool) -> Any:
             buffer = self.model.ep_info_buffer
             if buffer and self.n_calls % 20 == 0:
                 self.bar.set_postfix(ep_return=f"{sum(e['r'] for e in buffer) / len(buffer):.3f}")
-            return True
+            return not (time_limit_s > 0 and time.perf_counter() - self.t0 > time_limit_s)
 
         def _on_training_end(self) -> None:
             self.bar.close()
@@ -289,7 +298,8 @@ def train(args: Args) -> Path:
         model.set_logger(_wandb_logger(run))
     if not args.untrained:
         model.learn(
-            args.total_timesteps, callback=_progress_callback(args.total_timesteps, args.progress)
+            args.total_timesteps,
+            callback=_progress_callback(args.total_timesteps, args.progress, args.time_limit_s),
         )
     train_seconds = time.perf_counter() - t0
     vec_env.close()
@@ -300,6 +310,8 @@ def train(args: Args) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path))
     meta = {
+        "checkpoint_sha256": _sha256(path),
+        "privileged": args.candidates == "text-layer",
         "args": dataclasses.asdict(args),
         "trained_timesteps": 0 if args.untrained else int(model.num_timesteps),
         "train_seconds": round(train_seconds, 1),
@@ -315,6 +327,17 @@ def train(args: Args) -> Path:
         f"policy saved to {path} (trained {meta['trained_timesteps']} steps in {train_seconds:.0f} s)"
     )
     return path
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file (the saved policy)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``vrag leaderboard``: run the baselines on ``synth-test`` and regenerate the leaderboard.
 
 On a fresh machine this builds the built-in corpus (first use), runs every baseline that can run here
-(``random``, ``oracle``, ``heuristic``, ``ppo`` and the untrained PPO policy; PPO trains a policy with
-the small default budget first when none is saved), writes ``results/<benchmark>/<agent>.json`` for
+(``random``, ``oracle``, ``heuristic``, ``no-zoom``, ``scripted``, ``prior``, ``no-search`` and
+``ppo``; PPO loads the committed policy, and trains one with the small default budget when none is
+there), writes ``results/<benchmark>/<agent>.json`` for
 each, and regenerates ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` from *every*
 results file present, so results of your own agents (``vrag eval --benchmark synth-test --agent
 my_pkg:MyAgent``) appear too. ``--skip-run`` only regenerates.
@@ -16,15 +17,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_AGENTS = ("random", "oracle", "heuristic", "ppo", "ppo-untrained")
-"""Baselines run by default (``ppo-untrained`` is the PPO policy before training)."""
+DEFAULT_AGENTS = (
+    "random",
+    "oracle",
+    "heuristic",
+    "no-zoom",
+    "scripted",
+    "prior",
+    "no-search",
+    "ppo",
+)
+"""Baselines run by default: ``scripted`` is PPO's control (the same macro-actions and OCR
+candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
 
 QUICK_EPISODES = 60
 """Episodes per agent with ``--quick`` (results go to ``results/<benchmark>-quick/``)."""
 
 _NEEDS: dict[str, tuple[str, ...]] = {
     "heuristic": ("rapidocr_onnxruntime",),
-    "ppo": ("stable_baselines3", "torch"),
+    "no-zoom": ("rapidocr_onnxruntime",),
+    "scripted": ("rapidocr_onnxruntime",),
+    "ppo": ("stable_baselines3", "torch", "rapidocr_onnxruntime"),
     "ppo-untrained": ("stable_baselines3", "torch"),
 }
 
@@ -56,7 +69,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--skip-run", action="store_true", help="only regenerate from the results files present"
     )
     parser.add_argument(
-        "--policy", help="PPO policy to evaluate (default: runs/ppo/policy.zip, trained if missing)"
+        "--policy",
+        help="PPO policy to evaluate (default: checkpoints/ppo/policy.zip, trained if missing)",
     )
     parser.add_argument("--no-png", action="store_true", help="skip the chart")
     parser.add_argument(

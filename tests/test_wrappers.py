@@ -66,7 +66,9 @@ def test_missing_candidate_is_an_invalid_answer(wrapped: MacroActionWrapper) -> 
     assert info["action_kind"] == "invalid" and not terminated and float(reward) < 0
 
 
-def test_small_print_is_read_only_after_zooming(wrapped: MacroActionWrapper) -> None:
+def test_small_print_is_read_only_after_zooming() -> None:
+    # The text-layer reader's legibility model (the OCR reader's is the OCR itself).
+    wrapped = MacroActionWrapper(gym.make("VRAG-Tiny-v0", split="test"), candidates="text-layer")
     u = wrapped.env.unwrapped
     query = next(q for q in u.questions if q.small_print and q.source_type == "table")
     wrapped.reset(seed=0, options={"question_id": query.uid})

@@ -9,15 +9,23 @@ actions nor text observations, see ``stable_baselines3/common/preprocessing.py``
 * **Observations**: a flat ``Dict`` of ``Box`` spaces: a downscaled view image (``uint8``), features of
   the answer candidates, and a state vector.
 
-How the wrapper "reads" (a documented modelling choice)
---------------------------------------------------------
-A policy trained from pixels alone would need an OCR model inside it. Instead the wrapper reads the
-page's **text layer** (``corpus.pages[pid].words``; for ingested image corpora that *is* OCR output)
-restricted to the words inside the current view region that are **legible at the current view
-scale**: a word counts only if its box height times the view scale reaches
-:data:`vrag_env.rendering.LEGIBLE_PX`. This models reading: small print becomes readable only after
-zooming in, exactly as for an agent that looks at the image. Nothing else is read from the corpus:
-no gold answers, no evidence boxes, no page ids.
+How the wrapper "reads"
+-----------------------
+A policy trained from pixels alone would need an OCR model inside it, so the wrapper reads for it.
+Two readers, chosen with ``candidates``:
+
+* ``"ocr"`` (the default, honest): RapidOCR (:func:`vrag_env.corpora.ocr.ocr_image`, the engine
+  the ``heuristic`` agent runs) on the **view image the env shows**. Small print is read only when
+  the OCR reads it, typically after a crop. OCR results are cached per view image (by a hash of
+  its pixels; :data:`OCR_CACHE_SIZE` images per process), so a page view seen again in training
+  costs nothing.
+* ``"text-layer"`` (**privileged**): the page's text layer (``corpus.pages[pid].words``: for the
+  synthetic corpus the generator's exact words, i.e. perfect OCR) restricted to the words inside
+  the view region whose box height times the view scale reaches
+  :data:`vrag_env.rendering.LEGIBLE_PX`. It reads ground-truth text an agent cannot see, so agents
+  built on it declare themselves privileged (``ppo-text-layer``).
+
+Neither reader looks at gold answers, evidence boxes or page ids.
 
 The reading helpers (:mod:`vrag_env.reading`: :func:`~vrag_env.reading.analyze_question`,
 :func:`~vrag_env.reading.segments_from_words`, :func:`~vrag_env.reading.rank_candidates`) are used by the OCR heuristic agent on real OCR output, so the two baselines
@@ -27,7 +35,9 @@ a learned policy).
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -63,6 +73,12 @@ NUM_CANDIDATES = 8
 
 IMAGE_SIZE = 64
 """Side of the downscaled view image in the observation."""
+
+CANDIDATE_SOURCES = ("ocr", "text-layer")
+"""Readers of :class:`MacroActionWrapper` (``candidates=``); ``"text-layer"`` is privileged."""
+
+OCR_CACHE_SIZE = 4096
+"""View images whose OCR words are kept per process (a view image is OCR'd once)."""
 
 _KINDS = ("none", "search", "crop", "answer", "invalid")
 _EXPECTS = ("any", *ANSWER_KINDS)
@@ -123,8 +139,9 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     | ``candidates`` | ``Box(-1, 1, (num_candidates * 11,), float32)`` | per candidate: the features of :data:`CANDIDATE_FEATURES`, zeros for missing ones |
     | ``state`` | ``Box(-1, 1, (state_size,), float32)`` | step fraction, page shown, searches, crops, zoom, the expected answer kind (one-hot), the best line's match, the question terms found in the view, legible/small-print amounts, per grid cell its best match and small-print density, the last action kind (one-hot) |
 
-    Candidates come from :func:`rank_candidates` over the **legible** words of the current view (see
-    the module docstring).
+    Candidates come from :func:`rank_candidates` over the words read in the current view: RapidOCR
+    of the view image by default, the legible text-layer words with ``candidates="text-layer"``
+    (privileged; see the module docstring).
 
     ## Info
 
@@ -137,6 +154,11 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         image_size: Side of the observation image.
         best_band: Height of the crop-best-line band, as a fraction of the view region's width.
         max_steps: Step budget used for the step fraction (default: the env's ``TimeLimit``, else 10).
+        candidates: Where answer candidates are read from: ``"ocr"`` (RapidOCR of the view image,
+            the default) or ``"text-layer"`` (the corpus text layer: privileged).
+
+    Raises:
+        ValueError: For a bad ``grid``, ``num_candidates``, ``image_size`` or ``candidates``.
     """
 
     def __init__(
@@ -147,6 +169,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         image_size: int = IMAGE_SIZE,
         best_band: float = 0.6,
         max_steps: int | None = None,
+        candidates: str = "ocr",
     ) -> None:
         # gymnasium annotates ``Wrapper.__init__``'s env with the wrapper's own (outer) types.
         super().__init__(env)  # type: ignore[arg-type]
@@ -155,11 +178,18 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
                 f"need grid >= 1, num_candidates >= 1 and image_size >= 36 (SB3's CNN minimum); got "
                 f"grid={grid}, num_candidates={num_candidates}, image_size={image_size}"
             )
+        if candidates not in CANDIDATE_SOURCES:
+            raise ValueError(
+                f"candidates must be one of {', '.join(CANDIDATE_SOURCES)}, got {candidates!r}: "
+                "use 'ocr' (RapidOCR of the view) or 'text-layer' (privileged ground-truth text)"
+            )
+        self.candidates = candidates
         self.grid = grid
         self.num_candidates = num_candidates
         self.image_size = image_size
         self.best_band = best_band
         spec_steps = env.spec.max_episode_steps if env.spec is not None else None
+        spec_steps = spec_steps or getattr(env.unwrapped, "max_steps", None)
         self.max_steps = int(max_steps or spec_steps or 10)
         self.actions = macro_actions(grid, num_candidates)
         self.state_size = 5 + len(_EXPECTS) + 5 + 2 * grid * grid + len(_KINDS)
@@ -179,6 +209,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         self._segments: list[Segment] = []
         self._illegible: list[BBox] = []
         self._last_info: dict[str, Any] = {}
+        self._view: ViewTransform | None = None
 
     # ------------------------------------------------------------------ Gym API
 
@@ -209,6 +240,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         self._question = question
         self._qa = analyze_question(question)
         self._candidates = []
+        self._view = None
 
     # ------------------------------------------------------------------ translation
 
@@ -226,7 +258,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
             k = macro.index
             answer = self._candidates[k].text if k < len(self._candidates) else ""
             return str(action_set.format(Answer(answer)))
-        view = self.env.unwrapped.view  # type: ignore[attr-defined]
+        view = self._view
         if view is None:
             # Nothing to crop yet: the env rejects this crop (an invalid action, with its penalty).
             return str(action_set.format(self._view_crop((0.0, 0.0, 1.0, 1.0), None)))
@@ -277,28 +309,44 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
 
     # ------------------------------------------------------------------ reading
 
-    def _read_view(self, info: dict[str, Any]) -> None:
-        """Legible segments and small-print boxes of the current view (page pixels)."""
+    @property
+    def privileged(self) -> bool:
+        """Whether the wrapper reads ground truth (the text layer) rather than the view image."""
+        return self.candidates == "text-layer"
+
+    def _read_view(self, image: np.ndarray, info: dict[str, Any]) -> None:
+        """Read segments and small-print boxes of the current view (page pixels)."""
         self._segments, self._illegible = [], []
-        view = self.env.unwrapped.view  # type: ignore[attr-defined]
-        page_id = info.get("current_page")
-        if view is None or page_id is None:
+        view = self._view = _view_of(info)
+        if view is None or info.get("current_page") is None:
             return
-        # Privileged: the generator's text layer (perfect OCR); OCR candidates are planned (issue 9).
-        u: Any = self.env.unwrapped
-        page = u.corpus.pages[u.real_page_id(page_id)]  # info shows opaque page ids
+        if self.candidates == "text-layer":
+            words = self._text_layer_words(view, str(info["current_page"]))
+        else:
+            words = self._ocr_words(image, view)
         rx1, ry1, rx2, ry2 = view.region
         legible: list[tuple[str, BBox]] = []
-        for word in page.words:
-            bx1, by1, bx2, by2 = word.box
-            cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
+        for text, box, readable in words:
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             if not (rx1 <= cx <= rx2 and ry1 <= cy <= ry2):
                 continue
-            if (by2 - by1) * view.scale >= LEGIBLE_PX:
-                legible.append((word.text, word.box))
-            else:
-                self._illegible.append(word.box)
+            if readable:
+                legible.append((text, box))
+            if (box[3] - box[1]) * view.scale < LEGIBLE_PX:
+                self._illegible.append(box)
         self._segments = segments_from_words(legible)
+
+    def _text_layer_words(self, view: ViewTransform, page_id: str) -> list[tuple[str, BBox, bool]]:
+        """Privileged: the page's text-layer words, readable when legible at the view's scale."""
+        u: Any = self.env.unwrapped
+        page = u.corpus.pages[u.real_page_id(page_id)]  # info shows opaque page ids
+        return [
+            (w.text, w.box, (w.box[3] - w.box[1]) * view.scale >= LEGIBLE_PX) for w in page.words
+        ]
+
+    def _ocr_words(self, image: np.ndarray, view: ViewTransform) -> list[tuple[str, BBox, bool]]:
+        """RapidOCR of the view image, mapped to page pixels; every word read is readable."""
+        return [(text, view.view_to_page(box), True) for text, box in ocr_view(image)]
 
     def _best_segment(self) -> tuple[Segment, float] | None:
         if self._qa is None or not self._segments:
@@ -308,7 +356,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
         return (seg, score) if score > 0 else None
 
     def _cells(self) -> list[BBox]:
-        view = self.env.unwrapped.view  # type: ignore[attr-defined]
+        view = self._view
         if view is None:
             return []
         x1, y1, x2, y2 = view.region
@@ -335,7 +383,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
 
         Also ranks the answer candidates that :meth:`action_text` answers with.
         """
-        self._read_view(info)
+        self._read_view(np.asarray(obs["image"]), info)
         qa = self._qa
         assert qa is not None
         self._candidates = rank_candidates(self._segments, qa, self.num_candidates)
@@ -352,7 +400,7 @@ class MacroActionWrapper(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, 
     def _state(self, info: dict[str, Any]) -> np.ndarray:
         qa = self._qa
         assert qa is not None
-        view = self.env.unwrapped.view  # type: ignore[attr-defined]
+        view = self._view
         best = self._best_segment()
         text = " ".join(s.text for s in self._segments)
         kind = info.get("action_kind") or "none"
@@ -394,3 +442,75 @@ def _downscale(image: np.ndarray, size: int) -> np.ndarray:
     if h % size == 0 and w % size == 0 and h // size == w // size:
         return np.asarray(pil.reduce(h // size), np.uint8)
     return np.asarray(pil.resize((size, size), Image.Resampling.BOX), np.uint8)
+
+
+_OCR_CACHE: OrderedDict[str, list[tuple[str, BBox]]] = OrderedDict()
+
+
+def ocr_view(image: np.ndarray) -> list[tuple[str, BBox]]:
+    """RapidOCR words of a view image, ``(text, box)`` in view-image pixels, cached per image.
+
+    Args:
+        image: An RGB ``(H, W, 3)`` uint8 view image (the env's ``image`` observation).
+
+    Returns:
+        The words read, in reading order; a blank image gives none.
+    """
+    from PIL import Image
+
+    from vrag_env.corpora.ocr import ocr_image
+
+    array = np.ascontiguousarray(image, dtype=np.uint8)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(array.shape).encode())
+    digest.update(array.tobytes())
+    key = digest.hexdigest()
+    cached = _OCR_CACHE.get(key)
+    if cached is not None:
+        _OCR_CACHE.move_to_end(key)
+        return list(cached)
+    if array.min() == array.max():  # a blank view (before the first search): nothing to read
+        words: list[tuple[str, BBox]] = []
+    else:
+        words = [(w.text, w.box) for w in ocr_image(Image.fromarray(array), max_side=None)]
+    _OCR_CACHE[key] = words
+    while len(_OCR_CACHE) > OCR_CACHE_SIZE:
+        _OCR_CACHE.popitem(last=False)
+    return list(words)
+
+
+def _view_of(info: dict[str, Any]) -> ViewTransform | None:
+    """The current view's transform from ``info["view"]`` (``None`` before the first page)."""
+    view = info.get("view")
+    return ViewTransform.from_info(view) if view else None
+
+
+class DescribedEnv(gym.Env[dict[str, Any], str]):
+    """An env that only describes: the spaces and action set of an :class:`EnvDescription`.
+
+    Agents built from a description (no env) use it to hold a :class:`MacroActionWrapper` that
+    observes ``(observation, info)`` and translates macro-actions, without ever stepping it.
+
+    Args:
+        description: The env's public description (:func:`vrag_env.agent_api.describe_env`).
+    """
+
+    def __init__(self, description: Any) -> None:
+        self.action_set = description.action_set
+        self.observation_space = description.observation_space
+        self.action_space = description.action_space
+        self.max_steps = description.max_steps
+
+    def step(self, action: str) -> Any:
+        """Refused: this env only describes the real one."""
+        raise RuntimeError(
+            "DescribedEnv only describes an env; step the real env and pass (observation, info) "
+            "to MacroActionWrapper.observe"
+        )
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Refused: this env only describes the real one."""
+        raise RuntimeError(
+            "DescribedEnv only describes an env; reset the real env and call "
+            "MacroActionWrapper.start_episode"
+        )
