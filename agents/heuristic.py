@@ -67,6 +67,7 @@ class _Lookup:
     question: str
     qa: QuestionAnalysis
     searches: int = 0
+    crops: int = 0
     answer: str | None = None
 
 
@@ -87,6 +88,10 @@ class HeuristicAgent(Agent):
         zoom: Crop into the chosen region before extracting the answer. ``False`` never crops: the
             answer is extracted from the page view, read again with ``zoom_budget`` and
             ``zoom_detect_side`` (the ``no-zoom`` ablation).
+        min_box_px: Detected boxes shorter than this (view pixels) are read last: at that size the
+            recogniser rarely reads small print correctly, so legible text gets the budget.
+        max_crops: Crops per look-up: the first onto a block (a table or chart under its title),
+            a second onto the matching table row and column when the first view shows a table.
     """
 
     name = "heuristic"
@@ -102,8 +107,12 @@ class HeuristicAgent(Agent):
         zoom_detect_side: int = 736,
         reader: OCRReader | None = None,
         zoom: bool = True,
+        min_box_px: float = 16.0,
+        max_crops: int = 2,
     ) -> None:
         self.zoom = zoom
+        self.min_box_px = min_box_px
+        self.max_crops = max_crops
         self.zoom_budget = zoom_budget
         self.zoom_detect_side = zoom_detect_side
         self.action_set = action_set
@@ -133,6 +142,8 @@ class HeuristicAgent(Agent):
             "zoom_budget": self.zoom_budget,
             "zoom_detect_side": self.zoom_detect_side,
             "zoom": self.zoom,
+            "min_box_px": self.min_box_px,
+            "max_crops": self.max_crops,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
         }
@@ -163,6 +174,15 @@ class HeuristicAgent(Agent):
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
+            if lookup.crops < self.max_crops:
+                # Still too coarse to read a table cell? Zoom onto the matching row and column.
+                segments = self._read_view(
+                    image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side
+                )
+                region = self._table_cell_region(image, segments, lookup.qa, info["view"])
+                if region is not None:
+                    lookup.crops += 1
+                    return self._format(Crop(region))
             lookup.answer = self._read_answer(image, lookup)
             return self.act(observation, {**info, "action_kind": None, "view": None})
         # A page view just came back from a search: check it, then zoom in.
@@ -177,6 +197,7 @@ class HeuristicAgent(Agent):
         if region is None:
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
+        lookup.crops += 1
         return self._format(Crop(region))
 
     def _search(self, lookup: _Lookup) -> str:
@@ -226,7 +247,16 @@ class HeuristicAgent(Agent):
                 top = next((h.box for h in header if _overlaps(h.box, seg.box)), None)
                 inner.append((seg.box, row[0].box, top))
         width = image.shape[1]
-        outer.sort(key=lambda b: (b[2] - b[0] > 0.4 * width, b[1], b[0]))
+        # Legible text first (tall boxes: titles, headings, body lines; tiny print is read only
+        # after a zoom), short boxes before long lines of running text, then top to bottom.
+        outer.sort(
+            key=lambda b: (
+                b[3] - b[1] < self.min_box_px,
+                b[2] - b[0] > 0.4 * width,
+                b[1],
+                b[0],
+            )
+        )
         chosen: list[BBox] = []
         cost = 0.0
         for box in outer:
@@ -300,6 +330,13 @@ class HeuristicAgent(Agent):
         score, _, r, best = max(scored, key=lambda t: (t[0], t[1]))
         if score <= 0:
             return None
+        titles = [t for t in scored if t[0] > 0 and _is_heading(rows, t[2])]
+        if titles:
+            # A matching title (of a table, chart or section) beats a matching line of prose:
+            # the block under it is where the values are.
+            title = max(titles, key=lambda t: (t[0], t[1]))
+            if title[0] >= 0.5 * score:
+                score, _, r, best = title
         row = rows[r]
         h = best.height
         if len(row) >= 3 and row[0] is best:
@@ -321,7 +358,12 @@ class HeuristicAgent(Agent):
             # A title: the block below it, down to the next heading.
             bottom = content[3]
             for i in range(r + 2, len(rows)):
-                if len(rows[i]) == 1 and rows[i][0].height >= 0.9 * h and _is_title(rows, i):
+                if (
+                    len(rows[i]) == 1
+                    and rows[i][0].height >= 0.9 * h
+                    and _is_title(rows, i)
+                    and len(re.findall(r"[^\W\d_]{3,}", rows[i][0].text)) >= 2
+                ):
                     bottom = rows[i][0].box[1]
                     break
             box = (
@@ -337,6 +379,48 @@ class HeuristicAgent(Agent):
         return _clip(
             _pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content
         )
+
+    def _table_cell_region(
+        self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
+    ) -> BBox | None:
+        """A finer crop onto a table's matching column (and row) in a zoomed view, or ``None``.
+
+        The table is found from the detector's boxes (rows of at least three boxes); the column
+        from the read header that best matches the question, the row from the best-matching row
+        label when one was read. ``None`` when the view shows no table, nothing matches, or the
+        crop would zoom in less than 1.3x.
+        """
+        content = ViewTransform.from_info(view).content_box
+        boxes = self.reader.detect(image, self.zoom_detect_side)
+        table = [row for row in group_rows([Segment("", b) for b in boxes]) if len(row) >= 3]
+        if len(table) < 2 or not segments:
+            return None
+        header = table[0]
+        left = min(row[0].box[0] for row in table)
+        bottom = max(s.box[3] for row in table for s in row)
+        h = header[0].height
+
+        def inside(seg: Segment, row: list[Segment]) -> bool:
+            return abs(seg.cy - row[0].cy) < 0.5 * row[0].height
+
+        heads = [s for s in segments if inside(s, header) and s.box[0] > header[0].box[2]]
+        col = max(heads, key=lambda s: match_score(qa, s.text), default=None)
+        if col is None or match_score(qa, col.text) <= 0:
+            return None
+        labels = [
+            s for s in segments for row in table[1:] if inside(s, row) and s.box[0] <= left + h
+        ]
+        label = max(labels, key=lambda s: match_score(qa, s.text), default=None)
+        if label is not None and match_score(qa, label.text) > 0:
+            box = (left, col.box[1], col.box[2], label.box[3])
+        else:
+            box = (left, col.box[1], col.box[2], bottom)
+        region = _clip(_pad(box, 0.6 * h, 1.0 * h), content)
+        cw, ch = content[2] - content[0], content[3] - content[1]
+        rw, rh = region[2] - region[0], region[3] - region[1]
+        if min(cw / max(rw, 1.0), ch / max(rh, 1.0)) < 1.3:
+            return None
+        return region
 
 
 class NoZoomAgent(HeuristicAgent):
@@ -356,6 +440,21 @@ class NoZoomAgent(HeuristicAgent):
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)
         super().__init__(action_set, zoom=False, **options)
+
+
+def _is_heading(rows: list[list[Segment]], i: int) -> bool:
+    """Row ``i`` is a short line on its own, not followed by more lines of its paragraph."""
+    row = rows[i]
+    if len(row) != 1 or len(row[0].text.split()) > 10:
+        return False
+    seg = row[0]
+    below = rows[i + 1] if i + 1 < len(rows) else []
+    in_paragraph = (
+        len(below) == 1
+        and below[0].box[1] - seg.box[3] < 0.6 * seg.height
+        and below[0].box[2] - below[0].box[0] > 0.5 * (seg.box[2] - seg.box[0])
+    )
+    return not in_paragraph
 
 
 def _is_title(rows: list[list[Segment]], i: int) -> bool:
