@@ -169,6 +169,7 @@ def _inprocess_qps(synthetic: str, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+# Long by design: the load test's phases in order (start, warm up, load, collect, report).
 def run(
     clients: int,
     seconds: float,

@@ -240,6 +240,8 @@ def image_data_url(image: np.ndarray | Image.Image, image_format: str = "PNG") -
     return f"data:image/{image_format.lower()};base64,{encoded}"
 
 
+# Long by design: the whole conversion (images to data URLs, tool-call ids, tool images moved to a
+# user turn) in one pass, so it can be checked against the chat-completions format in one place.
 def to_openai_messages(
     messages: Sequence[Message],
     *,

@@ -92,6 +92,8 @@ def _run_call(env: VRAGToolEnv, methods: dict[str, Any], call: dict[str, Any]) -
     return not was_done and env.info.get("action_error") is None, result
 
 
+# Long by design: one rollout loop (prompt, generate, parse, step, record) as VRAG-RL runs it; the
+# steps share per-rollout state that splitting would have to pass around.
 def sample_rollouts(
     model: PreTrainedModel,
     processor: ProcessorMixin,

@@ -157,7 +157,7 @@ class PageInput:
         kind: What the page shows, if the source knows.
         meta: JSON metadata stored with the page.
         file: A single-image source file whose bytes may be stored as the page image unchanged
-            (a JPEG stays a JPEG: see :func:`~vrag_env.corpora.ingest.keeps_encoding`), or
+            (a JPEG stays a JPEG: see :func:`~vrag_env.corpora.page_writer.keeps_encoding`), or
             ``None``.
     """
 

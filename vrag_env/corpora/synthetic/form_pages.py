@@ -16,6 +16,7 @@ SMALL = 8
 LABEL_INK = (60, 60, 60)
 
 
+# Long by design: a form page drawn top to bottom; each block's position depends on the one above.
 def render_form(plan: PagePlan) -> Canvas:
     """Draw the form of ``plan.form``.
 

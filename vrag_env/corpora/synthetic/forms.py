@@ -67,6 +67,8 @@ class FormData:
     office: tuple[tuple[str, str, str], ...]
 
 
+# Long by design: the form's fields listed in the order they appear on the page, each drawn from
+# the seeded generator in that order (the draw order is the corpus's seed contract).
 def build_form(seed: int, company: Company, index: int, years: tuple[int, ...]) -> FormData:
     """Form number ``index`` (0-based) of ``company``; the kind cycles with the index."""
     rng = derive_rng(seed, "form", company.key, index)

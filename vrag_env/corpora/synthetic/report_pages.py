@@ -82,6 +82,8 @@ def _year(plan: PagePlan) -> YearData:
     return plan.company.years[plan.year]
 
 
+# Long by design: a page layout read top to bottom (header, title, paragraphs, key figures, notes);
+# each block's position depends on the one above it.
 def render_overview(plan: PagePlan) -> Canvas:
     """Page 1: company profile, the chief executive's letter, contents and governance notes."""
     company, data = plan.company, _year(plan)

@@ -10,6 +10,8 @@ from vrag_env.corpora.synthetic.drafting import Draft, QuestionBuilder, company_
 # ---------------------------------------------------------------- results slides
 
 
+# Long by design: the paraphrases of every deck fact side by side (one branch per anchor key), so
+# that their wording and answers can be compared at a glance.
 def q_slide(b: QuestionBuilder, p: PagePlan, rng: random.Random, key: str) -> Draft | None:
     """One fact of a results deck; ``key`` is an anchor of page ``p``."""
     c, y = p.company, p.year

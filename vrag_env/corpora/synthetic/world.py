@@ -260,6 +260,8 @@ def build_company(seed: int, index: int, name: str, years: tuple[int, ...]) -> C
     return company
 
 
+# Long by design: one company-year's facts drawn in a fixed order; the draw order is the corpus's
+# seed contract, so the facts stay together where reordering them would be visible.
 def _fill_years(seed: int, company: Company, years: tuple[int, ...]) -> None:
     """Simulate the company from the year before ``years[0]`` (prior-year columns need it)."""
     rng = derive_rng(seed, "figures", company.key)
