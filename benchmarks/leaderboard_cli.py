@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_AGENTS = (
-    "random",
-    "oracle",
-    "heuristic",
-    "no-zoom",
     "scripted",
+    "heuristic",
+    "ppo",
+    "no-zoom",
+    "oracle",
+    "random",
     "prior",
     "no-search",
-    "ppo",
 )
-"""Baselines run by default: ``scripted`` is PPO's control (the same macro-actions and OCR
+"""Baselines run by default, the slowest first (so two jobs finish together): ``scripted`` is PPO's control (the same macro-actions and OCR
 candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
 
 QUICK_EPISODES = 60
@@ -78,6 +78,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not write the episode report each row links to (results/<benchmark>/reports/)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="agents evaluated at once, one process each (default: 2; 1 runs them in turn)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -95,12 +101,15 @@ def _agent_args(agent: str, policy: str | None) -> tuple[str, dict[str, Any]]:
 
 
 def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
-    """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent."""
+    """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent.
+
+    With ``--jobs N`` (N > 1) up to N agents run at once, each in its own process; every agent's
+    results are the same as in a sequential run (each episode is seeded from the spec alone).
+    """
     from tqdm.auto import tqdm
 
     from vrag_env.provenance import provenance
 
-    from .runner import evaluate, write_results
     from .specs import get_benchmark, with_limit
 
     prov = provenance()  # read before writing anything: the results written below are tracked
@@ -113,29 +122,68 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     t0 = time.perf_counter()
     _build_corpus(spec, args.quiet)
     tqdm.write(f"corpus ready ({time.perf_counter() - t0:.0f} s)")
-    report = []
-    bar = tqdm(
-        args.agents, desc="leaderboard", unit="agent", disable=args.quiet, position=0, leave=True
-    )
-    for agent in bar:
-        bar.set_postfix(agent=agent)
+    report: list[tuple[str, str, float]] = []
+    todo = []
+    for agent in args.agents:
         missing = _missing(agent)
         if missing:
             tqdm.write(f"skipping {agent}: missing {', '.join(missing)}")
             report.append((agent, "skipped (missing " + ", ".join(missing) + ")", 0.0))
             continue
         name, options = _agent_args(agent, args.policy)
-        t = time.perf_counter()
-        results = evaluate(name, spec, options, progress=not args.quiet, provenance_record=prov)
-        agent_name = results["metadata"]["agent"]["name"]
-        out = write_results(results, Path(args.results_dir) / benchmark.name / f"{agent_name}.json")
-        elapsed = time.perf_counter() - t
-        s = results["summary"]
-        tqdm.write(
-            f"{agent_name}: accuracy={s['accuracy']:.3f} anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
-        )
-        report.append((agent_name, "ok", elapsed))
+        todo.append((name, options))
+    out_dir = Path(args.results_dir) / benchmark.name
+    jobs = max(1, min(int(getattr(args, "jobs", 1) or 1), len(todo) or 1))
+    bar = tqdm(total=len(todo), desc="leaderboard", unit="agent", disable=args.quiet)
+    if jobs == 1:
+        for name, options in todo:
+            bar.set_postfix(agent=name)
+            done = _run_one(name, options, spec, prov, out_dir, not args.quiet)
+            tqdm.write(done[3])
+            report.append(done[:3])
+            bar.update(1)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # Spawned workers: nothing (threads, torch state) is inherited from this process.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [
+                pool.submit(_run_one, name, options, spec, prov, out_dir, False)
+                for name, options in todo
+            ]
+            for future in as_completed(futures):
+                done = future.result()
+                tqdm.write(done[3])
+                report.append(done[:3])
+                bar.update(1)
+    bar.close()
     return report
+
+
+def _run_one(
+    name: str,
+    options: dict[str, Any],
+    spec: Any,
+    prov: dict[str, Any],
+    out_dir: Path,
+    progress: bool,
+) -> tuple[str, str, float, str]:
+    """Evaluate one agent and write its results file; returns its report line and a summary."""
+    from .runner import evaluate, write_results
+
+    t = time.perf_counter()
+    results = evaluate(name, spec, options, progress=progress, provenance_record=prov)
+    agent_name = results["metadata"]["agent"]["name"]
+    out = write_results(results, out_dir / f"{agent_name}.json")
+    elapsed = time.perf_counter() - t
+    s = results["summary"]
+    line = (
+        f"{agent_name}: accuracy={s['accuracy']:.3f} anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} "
+        f"steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
+    )
+    return agent_name, "ok", elapsed, line
 
 
 def _build_corpus(spec: Any, quiet: bool) -> None:

@@ -279,6 +279,13 @@ def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
     # Provenance is read once, before any file is written, so both files carry the same state.
     assert results["metadata"]["git_dirty"] == oracle["metadata"]["git_dirty"]
     assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")
+    # Two agents ran at once in two processes (the default --jobs 2); one at a time gives the same.
+    seq = ["--results-dir", str(tmp_path / "seq"), "--out-dir", str(tmp_path / "seq"), "--quiet"]
+    assert main([*args, *seq, "--jobs", "1", "--no-png", "--no-reports"]) == 0
+    for name in ("random", "oracle"):
+        a = json.loads((folder / f"{name}.json").read_text())
+        b = json.loads((tmp_path / "seq" / "synth-tiny-quick" / f"{name}.json").read_text())
+        assert a["summary"] == b["summary"] and a["episodes"] == b["episodes"]
 
 
 def test_leaderboard_rows_link_to_their_episode_reports(tmp_path: Path, real_results) -> None:
