@@ -30,6 +30,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .controls import controls_section
+from .summary import episode_categories
 from .verify import (
     PairedDifference,
     Rejected,
@@ -78,6 +80,8 @@ class Row:
         report: Link to the row's episode report (HTML), relative to the leaderboard's folder, or
             ``""`` when no report has been written.
         per_question: Accuracy per question id (for paired comparisons; not written to the CSV).
+        question_categories: The categories of each question id (for paired comparisons within
+            a category; not written to the CSV).
         categories: Accuracy and count per category (``"query:multi-hop"`` -> (accuracy, n)).
     """
 
@@ -103,6 +107,9 @@ class Row:
     report: str = ""
     per_question: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     categories: dict[str, tuple[float, int]] = field(default_factory=dict, compare=False)
+    question_categories: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass
@@ -167,6 +174,7 @@ def _row_from_results(results: dict[str, Any], source: str) -> Row:
         source=source,
         per_question=per_question,
         categories=cats,
+        question_categories={str(e["question_id"]): tuple(episode_categories(e)) for e in episodes},
     )
 
 
@@ -346,6 +354,9 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
         rejected = [r for r in board.rejected if r.source.split("/", 1)[0] == bench]
         out += ["", f"## {bench}", ""]
         out += [markdown_table(ranked) if ranked else "_No verified rows._"]
+        controls = controls_section(ranked)
+        if controls:
+            out += ["", "### Controls, floors and ablations", "", *controls]
         if privileged:
             out += ["", "### Privileged agents (read ground truth; not ranked)", ""]
             out += [markdown_table(privileged, ranked=False)]
@@ -364,7 +375,9 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
 # --------------------------------------------------------------------------------------- CSV
 
 _CSV_FIELDS = [
-    f.name for f in fields(Row) if f.name not in ("per_question", "categories", "report")
+    f.name
+    for f in fields(Row)
+    if f.name not in ("per_question", "categories", "question_categories", "report")
 ]
 
 

@@ -36,7 +36,7 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> 
     return (round(float(np.percentile(means, 2.5)), 6), round(float(np.percentile(means, 97.5)), 6))
 
 
-def _categories(record: dict[str, Any]) -> list[str]:
+def episode_categories(record: dict[str, Any]) -> list[str]:
     """The breakdown categories of an episode record (``single-hop``, ``needs-zoom``, ``table``...)."""
     cats = [f"query:{record.get('query_type') or 'unknown'}"]
     cats.append(f"source:{record.get('source_type') or 'unknown'}")
@@ -88,7 +88,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     summary["anls_by_type"] = {k: mean(v) for k, v in sorted(by_type.items())}
     by_category: dict[str, list[float]] = {}
     for r, a in zip(records, acc, strict=True):
-        for cat in _categories(r):
+        for cat in episode_categories(r):
             by_category.setdefault(cat, []).append(a)
     summary["accuracy_by_category"] = {
         k: {"accuracy": mean(v), "n": len(v)} for k, v in sorted(by_category.items())
