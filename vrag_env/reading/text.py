@@ -6,9 +6,12 @@ Pure text and geometry: nothing here reads a corpus, an image or ground truth.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from vrag_env.text import has_cjk
+from vrag_env.text import tokenize as index_tokenize
 from vrag_env.types import BBox
 
 STOPWORDS = frozenset(
@@ -31,7 +34,9 @@ _MONTHS = (
 _MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b")
 _DATE = re.compile(r"\b\d{1,2}\s?(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")\s?\d{4}\b")
 _NUMBER = re.compile(
-    r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?[-–]\s?\d[\d,]*(?:\.\d+)?)?%?(?![\w])"
+    # Bounded by anything but ASCII letters, digits and "_" (so CJK text around a number, as in
+    # "诞生于2014年", does not hide it).
+    r"(?<![A-Za-z0-9_.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?[-–]\s?\d[\d,]*(?:\.\d+)?)?%?(?![A-Za-z0-9_])"
 )
 _CODE = re.compile(r"\b[A-Z]{1,4}-[A-Z0-9][A-Z0-9-]*\b|\S+@\S+\.\w+")
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][\w'’.-]*)*")
@@ -49,9 +54,12 @@ ANSWER_KINDS = ("number", "date", "year", "name", "code", "text")
 """Kinds of candidate spans (and of the answer a question expects, plus ``"any"``)."""
 
 _EXPECT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("year", re.compile(r"\bwhich year\b|\bwhat year\b|\bfounded\b")),
+    ("year", re.compile(r"\bwhich year\b|\bwhat year\b|\bfounded\b|哪一年|哪年|何年")),
     ("date", re.compile(r"\bdate\b|\bwhen\b|\bwhat day\b")),
-    ("name", re.compile(r"\bwho\b|\bname of\b|\bwhich firm\b|\bcontact person\b|\bline manager\b")),
+    (
+        "name",
+        re.compile(r"谁|\bwho\b|\bname of\b|\bwhich firm\b|\bcontact person\b|\bline manager\b"),
+    ),
     ("code", re.compile(r"\bid\b|\bclaim number\b|\basset tag\b|\bcost centre\b|\bemail\b")),
     (
         "name",
@@ -66,7 +74,7 @@ _EXPECT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bhow (?:many|much|high|large)\b|\bpercentage\b|\bshare\b|\bby how\b|\brate\b"
             r"|\bmargin\b|\brevenue\b|\bexpens|\bcost|\bspen[dt]\b|\bcash flow\b|\bscore\b"
             r"|\bdividend\b|\bgrowth\b|\bexpenditure\b|\bsample size\b|\bamount\b|\bheadcount\b"
-            r"|\bfigure\b|\bnumber\b|\bextension\b|\btarget|\bvalue\b"
+            r"|\bfigure\b|\bnumber\b|\bextension\b|\btarget|\bvalue\b|多少|几"
         ),
     ),
 )
@@ -111,6 +119,8 @@ def tokenize(text: str) -> list[str]:
         >>> tokenize("What was the full-year 2022 revenue in the third quarter?")
         ['fy', 'fy2022', '2022', 'revenu', 'q3', 'fy', '2022']
     """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # full-width digits and letters, ligatures
     raw = _TOKEN.findall(_normalise_text(text))
     out: list[str] = []
     for i, word in enumerate(raw):
@@ -124,12 +134,33 @@ def tokenize(text: str) -> list[str]:
         if re.fullmatch(r"fy(?:19|20)\d\d", word) and (i == 0 or out[i - 1] != word[2:]):
             out += ["fy", word[2:]]
             break
+    if has_cjk(text):
+        # Chinese and Japanese have no spaces: their runs count as character bigrams (and a lone
+        # character as itself), as the BM25 index splits them; function characters are dropped.
+        out += [t for t in _cjk_terms(text) if not CJK_FUNCTION_CHARS & set(t)]
     return out
 
 
+CJK_FUNCTION_CHARS = frozenset("的了是吗呢哪么什几")
+"""CJK function and question characters: a bigram holding one is not matched against page text."""
+
+
+def _cjk_terms(text: str) -> list[str]:
+    """The CJK bigrams of ``text`` (a single-character run gives its character)."""
+    terms = index_tokenize(text, stopwords=False, stem=False)
+    cjk = [t for t in terms if has_cjk(t)]
+    bigrams = [t for t in cjk if len(t) == 2]
+    singles = {t for t in cjk if len(t) == 1}
+    covered = {c for b in bigrams for c in b}
+    return bigrams + sorted(singles - covered)
+
+
 def compact(text: str) -> str:
-    """Lower-case letters and digits only (OCR sometimes drops the spaces between words)."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    """Lower-case letters and digits only, CJK characters kept (OCR may drop the spaces)."""
+    if text.isascii():
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(c for c in text if ("a" <= c <= "z") or c.isdigit() or has_cjk(c))
 
 
 def _raw_words(text: str) -> str:
