@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from vrag_env.types import BBox, Evidence, PageId, Query, Word
 
-__all__ = ["attach_evidence", "find_answer", "find_evidence", "locate_answer"]
+__all__ = ["attach_evidence", "explicit_evidence", "find_answer", "find_evidence", "locate_answer"]
 
 
 def _strip_edges(text: str) -> str:
@@ -196,3 +196,78 @@ def attach_evidence(
             )
         )
     return out
+
+
+def explicit_evidence(queries: Sequence[Query], dpi: int) -> list[Query]:
+    """Use the evidence boxes a query file gives (``meta.evidence``), in place of found ones.
+
+    A query file may list, per question, ``"evidence": [{"page": 3, "box_pt": [x1, y1, x2, y2],
+    "text": "12.5%"}]`` in ``meta_info``: the box in PDF points (origin top-left, as PyMuPDF's
+    word boxes), or ``"box"`` in page pixels of the rendered page. ``page`` is the 1-based page
+    number of the question's file. Boxes in points are scaled by ``dpi / 72``. A ``needs_zoom``
+    or ``small_print`` boolean in ``meta_info`` is kept as the query's label.
+
+    Raises:
+        ValueError: For a malformed entry, naming the query and the field.
+    """
+    out = []
+    for q in queries:
+        meta = dict(q.meta)
+        raw = meta.pop("evidence", None)
+        labels = {k: meta.pop(k) for k in ("needs_zoom", "small_print") if k in meta}
+        for key, value in labels.items():
+            if not isinstance(value, bool):
+                raise ValueError(
+                    f"query {q.uid!r}: meta_info.{key} must be true or false, got {value!r}"
+                )
+        evidence = q.evidence
+        if raw is not None:
+            evidence = tuple(_explicit(q, e, i, dpi) for i, e in enumerate(_entries(q, raw)))
+        out.append(
+            Query(
+                uid=q.uid,
+                question=q.question,
+                answers=q.answers,
+                reference_pages=q.reference_pages,
+                split=q.split,
+                source_type=q.source_type,
+                query_type=q.query_type,
+                evidence=evidence,
+                small_print=labels.get("small_print", q.small_print),
+                needs_zoom=labels.get("needs_zoom", q.needs_zoom),
+                meta=meta,
+            )
+        )
+    return out
+
+
+def _entries(q: Query, raw: object) -> list[dict[str, object]]:
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise ValueError(f"query {q.uid!r}: meta_info.evidence must be a list of objects")
+    return raw
+
+
+def _explicit(q: Query, entry: dict[str, object], i: int, dpi: int) -> Evidence:
+    where = f"query {q.uid!r}: meta_info.evidence[{i}]"
+    stem = str(q.meta.get("file_name", "")).rsplit(".", 1)[0]
+    page = entry.get("page")
+    if isinstance(page, bool) or not isinstance(page, int):
+        raise ValueError(f"{where}.page must be a 1-based page number, got {page!r}")
+    page_id = f"{stem}_{page}"
+    if page_id not in q.reference_pages:
+        raise ValueError(
+            f"{where}: page {page} ({page_id}) is not one of the reference pages "
+            f"{list(q.reference_pages)}; list it in reference_page"
+        )
+    scale, box = (dpi / 72.0, entry.get("box_pt")) if "box_pt" in entry else (1.0, entry.get("box"))
+    if (
+        not isinstance(box, list)
+        or len(box) != 4
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+        or not (box[0] < box[2] and box[1] < box[3])
+    ):
+        raise ValueError(
+            f"{where}: needs 'box_pt' (PDF points) or 'box' (pixels) as [x1, y1, x2, y2] with x1 < x2, y1 < y2, got {box!r}"
+        )
+    x1, y1, x2, y2 = (float(v) * scale for v in box)
+    return Evidence(page_id, (x1, y1, x2, y2), str(entry.get("text", "")))

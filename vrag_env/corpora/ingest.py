@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vrag_env.corpora.corpus import MANIFEST, CorpusWriter, is_corpus, sha256_file
-from vrag_env.corpora.evidence import attach_evidence
+from vrag_env.corpora.evidence import attach_evidence, explicit_evidence
 from vrag_env.corpora.page_writer import write_pages
 from vrag_env.corpora.queries import (
     HASH_SPLIT,
@@ -349,7 +349,8 @@ def _ingest(
         report.pages, report.pages_ocr = pages.pages, pages.pages_ocr
         report.ocr_seconds = pages.ocr_seconds
         complete = _drop_missing(resolved.queries, pages.written, report, skip_bad_queries)
-        final = attach_evidence(complete, lambda p: pages.words_of.get(p, ()))
+        found = attach_evidence(complete, lambda p: pages.words_of.get(p, ()))
+        final = explicit_evidence(found, dpi)
         writer.add_queries(final)
         report.queries = len(final)
         report.evidence = sum(bool(q.evidence) for q in final)
