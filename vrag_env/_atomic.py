@@ -13,6 +13,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +174,19 @@ def publish_dir(
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(src, ignore_errors=True)
+
+
+@contextmanager
+def exclusive_lock(lock_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path``, so parallel workers build a cache only once."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: an atomic rename alone keeps the cache valid
+        yield
+        return
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

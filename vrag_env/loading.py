@@ -25,7 +25,10 @@ _RETRIEVERS: dict[tuple[str, str, str], Retriever] = {}
 
 
 def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = "default") -> Path:
-    """The corpus folder for an env config: ``corpus`` itself, or the built-in synthetic corpus.
+    """The corpus folder for an env config.
+
+    ``corpus`` itself; ``None``: the built-in synthetic corpus; ``"realdocs"``: the real-document
+    track (:mod:`vrag_env.corpora.realdocs`, ingested on first use).
 
     Raises:
         FileNotFoundError: If ``corpus`` does not exist.
@@ -34,6 +37,10 @@ def resolve_corpus_path(corpus: str | os.PathLike[str] | None, synthetic: str = 
         from vrag_env.corpora.synthetic import builtin_corpus
 
         return Path(builtin_corpus(synthetic))
+    if str(corpus) == "realdocs" and not Path(corpus).exists():  # a folder of that name wins
+        from vrag_env.corpora.realdocs import realdocs_corpus
+
+        return realdocs_corpus()
     path = Path(corpus).expanduser()
     if not path.exists():
         raise FileNotFoundError(

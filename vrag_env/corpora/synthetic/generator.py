@@ -6,13 +6,11 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from vrag_env._atomic import publish_dir
+from vrag_env._atomic import exclusive_lock, publish_dir
 from vrag_env.corpora.corpus import MANIFEST, CorpusWriter, is_corpus
 from vrag_env.corpora.synthetic.canvas import Anchor
 from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, SyntheticConfig, resolve_config
@@ -104,22 +102,6 @@ def cached_corpus_path(
     return root / f"synthetic-{cfg.name}-g{GENERATOR_VERSION}-{cfg.fingerprint()}"
 
 
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock, so parallel env workers generate a corpus only once."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename in _publish alone keeps the cache valid
-        yield
-        return
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _publish(staging: Path, folder: Path) -> None:
     """Rename a finished corpus into place; if another process got there first, keep theirs.
 
@@ -157,7 +139,7 @@ def builtin_corpus(
         return folder
     cfg = resolve_config(config)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder.parent / f".{folder.name}.lock"):
+    with exclusive_lock(folder.parent / f".{folder.name}.lock"):
         if is_corpus(folder):
             return folder
         if folder.exists():
