@@ -233,7 +233,11 @@ def run(args: argparse.Namespace) -> int:
 
     bench = get_benchmark(args.benchmark)
     preset = bench.corpus.synthetic
-    corpus = load_corpus(str(builtin_corpus(preset))) if preset else load_corpus(None)
+    external = bench.env_kwargs.get("corpus")
+    if preset:
+        corpus = load_corpus(str(builtin_corpus(preset)))
+    else:
+        corpus = load_corpus(external)  # an external folder, or "realdocs"
     queries = [corpus.queries[uid] for uid in bench.question_ids]
     report: dict[str, Any] = {
         "benchmark": bench.name,
@@ -256,18 +260,30 @@ def run(args: argparse.Namespace) -> int:
             mine = {p for i, p in enumerate(pages) if i % count == index}
             measured = [q for q in measured if q.reference_pages[0] in mine]
         cfg = resolve_config(preset) if preset else None
-        if args.write_labels and cfg is None:
-            raise ValueError("--write-labels needs a built-in synthetic corpus")
+        realdocs = external == "realdocs"
+        if args.write_labels and cfg is None and not realdocs:
+            raise ValueError("--write-labels needs the built-in synthetic corpus or 'realdocs'")
+
+        def store(labels: dict[str, bool]) -> Path | None:
+            if cfg is not None:
+                return store_needs_zoom_labels(cfg, labels)
+            if realdocs:
+                from vrag_env.corpora.realdocs import store_needs_zoom
+
+                return store_needs_zoom(labels)
+            return None
 
         def checkpoint(labels: dict[str, bool]) -> None:
-            if args.write_labels and cfg is not None:
-                store_needs_zoom_labels(cfg, labels)
+            if (
+                args.write_labels and not realdocs
+            ):  # the real track's file is written once, at the end
+                store(labels)
 
         report["legibility"], labels = legibility(
             corpus, measured, not args.quiet, checkpoint, args.workers
         )
-        if args.write_labels and cfg is not None:
-            print(f"wrote {store_needs_zoom_labels(cfg, labels)}")
+        if args.write_labels:
+            print(f"wrote {store(labels)}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -101,3 +101,24 @@ def realdocs_corpus(
             workers=2,
         )
     return out
+
+
+def store_needs_zoom(labels: dict[str, bool], folder: Path | None = None) -> Path:
+    """Write measured ``needs_zoom`` labels into the track's ``questions.json`` (atomically).
+
+    Each labelled question gets ``meta_info.needs_zoom``; other questions and fields are kept as
+    they are. The corpus key changes with the file, so the next ``realdocs_corpus`` ingests anew.
+    """
+    import json
+
+    from vrag_env._atomic import write_text_atomic
+
+    folder = folder or source_dir()
+    path = folder / "questions.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for example in data["examples"]:
+        uid = example.get("uid")
+        if uid in labels:
+            example.setdefault("meta_info", {})["needs_zoom"] = bool(labels[uid])
+    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return path
