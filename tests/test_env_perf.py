@@ -41,6 +41,3 @@ def test_quick_run_writes_the_schema(tmp_path: Path) -> None:
     assert set(result["vector_steps_per_s"]) == {"sync", "async"}
     assert "reference" in result["reference"]["label"]
     assert result["machine"]["cores"] >= 1
-    # The ratio is the one reported, from the two throughputs of the same run.
-    ratio = result["steps_per_s_best"] / result["reference_steps_per_s"]
-    assert abs(ratio - result["speedup_vs_reference"]) < 0.01
