@@ -67,7 +67,9 @@ def machine() -> dict[str, Any]:
         mem_gb = float("nan")
     return {
         "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "memory_gb": round(mem_gb, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -130,20 +132,20 @@ def question_words(env: gym.Env[Any, Any]) -> list[str]:
 
 
 def warm_pages(env: gym.Env[Any, Any]) -> float:
-    """Show every page once (fills the page cache as a long run would); returns seconds."""
+    """Show every page once, as a long run does (fills the page cache); returns seconds."""
+    from vrag_env.rendering import render_view
+
     u: Any = env.unwrapped
+    corpus = u.corpus
+    source = getattr(corpus, "page_pyramid", corpus.page_image)
     t = time.perf_counter()
-    for pid in u.corpus.pages:
-        u.corpus.page_image(pid)
-        warm = getattr(u, "warm_page", None)
-        if warm is not None:
-            warm(pid)
+    for pid, page in corpus.pages.items():
+        whole = u._fit((0.0, 0.0, float(page.width), float(page.height)))
+        render_view(source(pid), whole, u.view_size)
     return time.perf_counter() - t
 
 
-def step_latency(
-    env: gym.Env[Any, Any], episodes: int, seed: int = 0
-) -> dict[str, list[float]]:
+def step_latency(env: gym.Env[Any, Any], episodes: int, seed: int = 0) -> dict[str, list[float]]:
     """Seconds per reset, search, crop and answer step over ``episodes`` episodes."""
     rng = np.random.default_rng(seed)
     times: dict[str, list[float]] = {"reset": [], "search": [], "crop": [], "answer": []}
@@ -169,7 +171,7 @@ def step_latency(
 
 
 def profile_steps(env: gym.Env[Any, Any], kind: str, n: int = 60, top: int = 12) -> str:
-    """cProfile's top functions (cumulative time) over ``n`` search or crop steps."""
+    """Top functions by cumulative time (cProfile) over ``n`` search or crop steps."""
     rng = np.random.default_rng(1)
     prof = cProfile.Profile()
     obs, info = env.reset(seed=0)
@@ -289,11 +291,10 @@ for _ in range({steps}):
 u = env.unwrapped
 cache = u.corpus._cache
 print(json.dumps({{"rss_mb": (proc.memory_info().rss - base) / 2**20,
-    "page_cache_mb": cache.nbytes / 2**20, "pages_cached": len(cache)}}))
+    "page_cache_mb": cache.nbytes / 2**20, "pages_cached": len(cache),
+    "page_cache_budget_mb": cache.max_bytes / 2**20}}))
 """
-    res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     values = json.loads(res.stdout.strip().splitlines()[-1])
     return {k: round(float(v), 1) for k, v in values.items()}
 
@@ -428,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="results JSON path")
     parser.add_argument("--quick", action="store_true", help="small run (< 60 s), e.g. for tests")
-    parser.add_argument("--profile", action="store_true", help="print cProfile of search/crop steps")
+    parser.add_argument(
+        "--profile", action="store_true", help="print cProfile of search/crop steps"
+    )
     args = parser.parse_args(argv)
     result = run(args.quick, args.profile)
     for kind, text in result.get("profile", {}).items():

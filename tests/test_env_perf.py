@@ -32,7 +32,7 @@ def test_quick_run_writes_the_schema(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     missing = [k for k in REQUIRED if k not in result]
     assert not missing, f"missing keys {missing}"
-    for key in REQUIRED[:7] + ("rss_mb_per_env",):
+    for key in (*REQUIRED[:7], "rss_mb_per_env"):
         value = result[key]
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
     by_pages = result["bm25_ms_p50_by_pages"]
