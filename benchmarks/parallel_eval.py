@@ -133,7 +133,7 @@ def _run_ray(
         ) from None
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=address, runtime_env=_runtime_env(), log_to_driver=False)
     try:
         task = ray.remote(num_cpus=1)(run_chunk)
         refs = [task.remote(agent_spec, spec, agent_options, chunk) for chunk in chunks]
@@ -143,13 +143,32 @@ def _run_ray(
             ray.shutdown()
 
 
+def _runtime_env() -> dict[str, Any]:
+    """Ship the checkout's ``benchmarks`` and ``agents`` packages to Ray workers.
+
+    Installed from a wheel, both travel inside ``vrag_env`` (installed on every node), and nothing
+    is shipped.
+    """
+    import importlib
+
+    modules = []
+    for name in ("benchmarks", "agents"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if getattr(module, "__file__", None):
+            modules.append(module)
+    return {"py_modules": modules} if modules else {}
+
+
 def ray_cluster_cpus(address: str | None) -> int:
     """CPUs of the Ray cluster at ``address`` (connects and disconnects)."""
     import ray
 
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False)
     try:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
     finally:
