@@ -150,16 +150,17 @@ def _runtime_env() -> dict[str, Any]:
     is shipped.
     """
     import importlib
+    from pathlib import Path
 
-    modules = []
+    folders = []
     for name in ("benchmarks", "agents"):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
         if getattr(module, "__file__", None):
-            modules.append(module)
-    return {"py_modules": modules} if modules else {}
+            folders.append(str(Path(module.__file__).parent))
+    return {"py_modules": folders} if folders else {}
 
 
 def ray_cluster_cpus(address: str | None) -> int:
