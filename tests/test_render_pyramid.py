@@ -121,3 +121,31 @@ def test_small_views_from_a_halving_read_the_same_under_ocr(pages: list[Image.Im
         read_before += len(legible_before)
         read_after += len(legible_after)
     assert read_after == read_before
+
+
+def test_the_cache_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vrag_env.corpora.page_cache import BUILTIN_CACHE_BYTES, PageCache, default_cache_bytes
+
+    monkeypatch.delenv("VRAG_PAGE_CACHE_MB", raising=False)
+    assert default_cache_bytes() == BUILTIN_CACHE_BYTES
+    monkeypatch.setenv("VRAG_PAGE_CACHE_MB", "3")
+    assert default_cache_bytes() == 3 << 20
+    monkeypatch.setenv("VRAG_PAGE_CACHE_MB", "lots")
+    with pytest.raises(
+        ValueError, match="VRAG_PAGE_CACHE_MB must be a whole number of MiB >= 0, got 'lots'"
+    ):
+        default_cache_bytes()
+    # A pyramid that grows (a whole-page view is added) is re-counted, and the budget still holds.
+    page = Image.new("RGB", (1000, 1400), (255, 255, 255))
+    cache: PageCache[PagePyramid] = PageCache(lambda pid: PagePyramid(page), max_bytes=9_000_000)
+    pyramids = {}
+    for pid in ("a", "b"):
+        pyramids[pid] = cache.get(pid)
+        pyramids[pid].on_grow = lambda pid=pid: cache.refresh(pid)
+    assert cache.nbytes == 2 * 4_200_000 and len(cache) == 2
+    t = fit_view((0, 0, 1000, 1400), (900, 900), 512 * 28 * 28, 2.0)
+    render_view(pyramids["b"], t, (900, 900))  # b grows by its view: a is evicted
+    assert list(cache._items) == ["b"]
+    assert cache.nbytes == pyramids["b"].nbytes <= 9_000_000
+    stats = cache.stats()
+    assert (stats["hits"], stats["misses"], stats["items"]) == (0, 2, 1)
