@@ -318,8 +318,8 @@ def reference_steps(env: gym.Env[Any, Any], steps: int, seed: int = 0) -> dict[s
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        client = RemoteRetriever(f"http://{host}:{port}")
+        port = int(server.server_address[1])
+        client = RemoteRetriever(f"http://127.0.0.1:{port}")  # make_server binds loopback
         rng = np.random.default_rng(seed)
         words = question_words(env)
         search_t, crop_t = [], []

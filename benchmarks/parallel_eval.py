@@ -158,8 +158,9 @@ def _runtime_env() -> dict[str, Any]:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if getattr(module, "__file__", None):
-            folders.append(str(Path(module.__file__).parent))
+        file = getattr(module, "__file__", None)
+        if file:
+            folders.append(str(Path(file).parent))
     return {"py_modules": folders} if folders else {}
 
 
