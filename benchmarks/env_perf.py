@@ -6,7 +6,8 @@ Measures, on the default corpus (``VRAG-v0``, test split):
 
 - p50/p95 of ``reset``, a search step, a crop step and an answer step (one env, warm page cache:
   every page is shown once before timing, as in a long training run; the cold numbers are
-  reported too);
+  reported too), and the CPU time of those steps (``cpu_ms_p50``: the step's cost without the time
+  other processes hold the core, for shared machines);
 - aggregate steps/s of ``gymnasium.vector.SyncVectorEnv`` and ``AsyncVectorEnv`` with 1, 2, 4 and
   8 sub-envs on random valid actions (searches with words of the corpus's questions, crops inside
   the shown page, an answer every few steps; no agent cost);
@@ -145,14 +146,27 @@ def warm_pages(env: gym.Env[Any, Any]) -> float:
     return time.perf_counter() - t
 
 
-def step_latency(env: gym.Env[Any, Any], episodes: int, seed: int = 0) -> dict[str, list[float]]:
-    """Seconds per reset, search, crop and answer step over ``episodes`` episodes."""
+def step_latency(
+    env: gym.Env[Any, Any],
+    episodes: int,
+    seed: int = 0,
+    cpu_times: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds per reset, search, crop and answer step over ``episodes`` episodes.
+
+    Wall-clock seconds are returned; ``cpu_times``, when given, is filled with this thread's CPU
+    seconds per step (what the step costs without the time other processes hold the core).
+    """
     rng = np.random.default_rng(seed)
     times: dict[str, list[float]] = {"reset": [], "search": [], "crop": [], "answer": []}
+    cpu = cpu_times if cpu_times is not None else {}
+    for key in times:
+        cpu.setdefault(key, [])
     for i in range(episodes):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         obs, info = env.reset(seed=seed + i)
         times["reset"].append(time.perf_counter() - t)
+        cpu["reset"].append(time.thread_time() - c)
         for action_kind in ("search", "crop", "crop", "search", "crop", "answer"):
             if action_kind == "search":
                 action = f"<search>{obs['question']}</search>"
@@ -160,11 +174,12 @@ def step_latency(env: gym.Env[Any, Any], episodes: int, seed: int = 0) -> dict[s
                 action = _crop_action(info, rng)
             else:
                 action = "<answer>42</answer>"
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             obs, _, terminated, truncated, info = env.step(action)
-            dt = time.perf_counter() - t
+            dt, dc = time.perf_counter() - t, time.thread_time() - c
             if info["action_kind"] == action_kind:
                 times[action_kind].append(dt)
+                cpu[action_kind].append(dc)
             if terminated or truncated:
                 break
     return times
@@ -368,8 +383,12 @@ def run(quick: bool, profile: bool = False) -> dict[str, Any]:
 
     cold = step_latency(env, 5, seed=1000)
     warm_s = warm_pages(env)
-    lat = step_latency(env, episodes)
-    single = {k: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "n": len(v)} for k, v in lat.items()}
+    cpu: dict[str, list[float]] = {}
+    lat = step_latency(env, episodes, cpu_times=cpu)
+    single = {
+        k: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "cpu_p50_ms": pct(cpu[k], 50), "n": len(v)}
+        for k, v in lat.items()
+    }
     all_steps = lat["search"] + lat["crop"] + lat["answer"]
 
     reference = reference_steps(env, 40 if quick else 300)
@@ -399,6 +418,7 @@ def run(quick: bool, profile: bool = False) -> dict[str, Any]:
         "crop_ms_p50": single["crop"]["p50_ms"],
         "answer_ms_p50": single["answer"]["p50_ms"],
         "single_env": single,
+        "cpu_ms_p50": {k: v["cpu_p50_ms"] for k, v in single.items()},
         "single_env_steps_per_s": round(len(all_steps) / sum(all_steps), 1),
         "cold_cache_ms_p50": {k: pct(v, 50) for k, v in cold.items()},
         "warm_up_seconds": round(warm_s, 2),
@@ -441,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         "search_ms_p50",
         "crop_ms_p50",
         "answer_ms_p50",
+        "cpu_ms_p50",
         "single_env_steps_per_s",
         "steps_per_s_best",
         "steps_per_s_best_setting",
