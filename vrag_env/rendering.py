@@ -343,7 +343,7 @@ class PagePyramid:
         self.levels: list[Image.Image] = [page]
         self.min_side = min_side
         self.on_grow = on_grow
-        self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._views: dict[tuple[int, int, int, bool], np.ndarray] = {}
         depth = 0
         side = min(page.size)
         while side // 2 >= min_side:
@@ -389,7 +389,13 @@ class PagePyramid:
 
     def whole_view(self, transform: ViewTransform) -> np.ndarray:
         """The ``(height, width, 3)`` pixels of a whole-page view, rendered once per size."""
-        key = (transform.width, transform.height)
+        # Size, level and Pillow's reducing gap decide the pixels (the region is the whole page).
+        key = (
+            transform.width,
+            transform.height,
+            self.level_for(transform.scale),
+            transform.scale < 0.5,
+        )
         pixels = self._views.get(key)
         if pixels is None:
             pixels = np.asarray(_resample(self, transform))

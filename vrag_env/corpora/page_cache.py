@@ -145,6 +145,7 @@ class PageCache(Generic[T]):
             size = _nbytes(hit[0])
             self._bytes += size - hit[1]
             self._items[page_id] = (hit[0], size)
+            self._items.move_to_end(page_id)  # the page in use is the last one to drop
             while len(self._items) > 1 and self._bytes > self.max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
