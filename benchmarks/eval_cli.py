@@ -57,6 +57,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="log summary and episodes to wandb (offline by default)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="run episodes in N processes (same results as 1; default: 1, or the Ray cluster's CPUs)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run episodes as Ray tasks on the cluster at ADDRESS (none: a local Ray); needs the "
+        "ray extra",
+    )
 
 
 def _agent_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,7 +115,22 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_episode_steps=args.max_steps,
         )
-    results = evaluate(args.agent, spec, _agent_options(args), progress=not args.quiet)
+    use_ray = args.ray is not None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if use_ray or (args.workers or 1) > 1:
+        from .parallel_eval import evaluate_parallel
+
+        results = evaluate_parallel(
+            args.agent,
+            spec,
+            _agent_options(args),
+            workers=args.workers,
+            ray_address=args.ray or None,
+            use_ray=use_ray,
+        )
+    else:
+        results = evaluate(args.agent, spec, _agent_options(args), progress=not args.quiet)
     agent_name = results["metadata"]["agent"]["name"]
     out = Path(args.out or Path("results") / (spec.name or args.split) / f"{agent_name}.json")
     write_results(results, out)

@@ -396,7 +396,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         ep.last_crop = None
         page = self.corpus.pages[page_id]
         ep.view = self._fit((0.0, 0.0, float(page.width), float(page.height)))
-        self._image = render_view(self.corpus.page_image(page_id), ep.view, self.view_size)
+        self._image = render_view(self.corpus.page_pyramid(page_id), ep.view, self.view_size)
         ep.feedback = _clip(
             f"Search result for {query!r}: a new page is shown "
             f"(result {len(ep.shown)} of this episode)."
@@ -470,7 +470,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         ep.crops += 1
         ep.last_crop = region
         ep.view = self._fit(region)
-        self._image = render_view(self.corpus.page_image(ep.page), ep.view, self.view_size)
+        self._image = render_view(self.corpus.page_pyramid(ep.page), ep.view, self.view_size)
         zoom = ep.view.scale / self._fit((0.0, 0.0, float(page.width), float(page.height))).scale
         ep.feedback = f"Zoomed in {zoom:.1f}x on the current page."
 

@@ -26,7 +26,7 @@ observation image (the ``tool`` dialect's fractions are converted by
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,21 +309,161 @@ def canvas_size(
     return height, width
 
 
-def render_view(
-    page: Image.Image, transform: ViewTransform, view_size: tuple[int, int]
-) -> np.ndarray:
-    """Render the transform's region of ``page`` at the top left of a ``(H, W, 3)`` uint8 canvas."""
-    vh, vw = view_size
+PYRAMID_MIN_SIDE = 400
+"""A reduced pyramid level is built only while its shorter side keeps at least this many pixels."""
+
+MAX_WHOLE_VIEWS = 4
+"""Whole-page views a pyramid keeps (one per view size: env configs sharing a corpus)."""
+
+
+class PagePyramid:
+    """A decoded page and its pre-scaled levels, so that a step never resamples the full page twice.
+
+    Two kinds of levels, each built on first use and then kept:
+
+    - **Whole-page views**: the page resampled to a whole-page view's size, exactly as
+      :func:`render_view` would render it; a search step shows one, so showing a page again (in
+      any episode, any env of the process) is a copy. Pixels are identical to a fresh render.
+    - **Halvings**: level ``k`` is the page box-filtered down ``2**k`` times
+      (:meth:`PIL.Image.Image.reduce`), down to a shorter side of :data:`PYRAMID_MIN_SIDE`. A view
+      at a scale of at most ``1 / 2**(k+1)`` is resampled from level ``k``, not the full page.
+
+    Args:
+        page: The full-resolution RGB page.
+        min_side: Shorter side below which no further halving is built.
+        on_grow: Called after a level is added (a cache re-counts the pyramid's bytes).
+    """
+
+    def __init__(
+        self,
+        page: Image.Image,
+        min_side: int = PYRAMID_MIN_SIDE,
+        on_grow: Callable[[], None] | None = None,
+    ) -> None:
+        self.levels: list[Image.Image] = [page]
+        self.min_side = min_side
+        self.on_grow = on_grow
+        self._views: dict[tuple[int, int, int, bool], np.ndarray] = {}
+        depth = 0
+        side = min(page.size)
+        while side // 2 >= min_side:
+            side //= 2
+            depth += 1
+        self.depth = depth
+        """Number of halvings this page allows (built or not)."""
+
+    @property
+    def page(self) -> Image.Image:
+        """The full-resolution page (level 0)."""
+        return self.levels[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the page and every level built so far."""
+        images = sum(im.width * im.height * len(im.getbands()) for im in self.levels)
+        return images + sum(v.nbytes for v in self._views.values())
+
+    def level_for(self, scale: float) -> int:
+        """The coarsest halving a view at ``scale`` (view px per page px) is resampled from.
+
+        Level ``k`` serves scales up to ``1 / 2**(k+1)``: the resample from it is still a reduction
+        by 2x or more, the rule Pillow's own ``reducing_gap=2`` follows (which is what the view
+        used before pyramids: Pillow reduced the region by ``int(1 / (2 * scale))`` first).
+        """
+        level = 0
+        while level < self.depth and scale * 2 ** (level + 1) <= 0.5:
+            level += 1
+        return level
+
+    def level(self, k: int) -> Image.Image:
+        """Halving ``k`` (0: the page), built on first use."""
+        if not 0 <= k <= self.depth:
+            raise ValueError(f"pyramid level must be in 0..{self.depth}, got {k}")
+        grew = False
+        while len(self.levels) <= k:
+            self.levels.append(self.levels[-1].reduce(2))
+            grew = True
+        if grew and self.on_grow is not None:
+            self.on_grow()
+        return self.levels[k]
+
+    def whole_view(self, transform: ViewTransform) -> np.ndarray:
+        """The ``(height, width, 3)`` pixels of a whole-page view, rendered once per size."""
+        # Size, level and Pillow's reducing gap decide the pixels (the region is the whole page).
+        key = (
+            transform.width,
+            transform.height,
+            self.level_for(transform.scale),
+            transform.scale < 0.5,
+        )
+        pixels = self._views.get(key)
+        if pixels is None:
+            pixels = np.asarray(_resample(self, transform))
+            pixels.flags.writeable = False
+            if len(self._views) >= MAX_WHOLE_VIEWS:
+                self._views.pop(next(iter(self._views)))
+            self._views[key] = pixels
+            if self.on_grow is not None:
+                self.on_grow()
+        return pixels
+
+
+def _resample(page: Image.Image | PagePyramid, transform: ViewTransform) -> Image.Image:
+    """The transform's region resampled to its view size (from a halving when the scale allows)."""
     x1, y1, x2, y2 = transform.region
-    content = page.resize(
+    scale = transform.scale
+    if not isinstance(page, PagePyramid) and scale <= 0.25:
+        page = PagePyramid(page)  # the same levels as a cached pyramid: the same pixels
+    if isinstance(page, PagePyramid):
+        k = page.level_for(scale)
+        source = page.level(k)
+        if k:
+            factor = 2**k
+            x1, y1, x2, y2 = x1 / factor, y1 / factor, x2 / factor, y2 / factor
+            scale *= factor
+    else:
+        source = page
+    content = source.resize(
         (transform.width, transform.height),
         resample=Image.Resampling.BILINEAR,
         box=(x1, y1, x2, y2),
-        reducing_gap=None if transform.scale >= 0.5 else 2.0,
+        reducing_gap=None if scale >= 0.5 else 2.0,
     )
-    canvas = Image.new("RGB", (vw, vh), LETTERBOX_COLOR)
-    canvas.paste(content, (transform.offset_x, transform.offset_y))
-    return np.asarray(canvas, dtype=np.uint8)
+    return content if content.mode == "RGB" else content.convert("RGB")
+
+
+def _is_whole_page(region: BBox, size: tuple[int, int]) -> bool:
+    return region[0] == 0 and region[1] == 0 and region[2] == size[0] and region[3] == size[1]
+
+
+def render_view(
+    page: Image.Image | PagePyramid, transform: ViewTransform, view_size: tuple[int, int]
+) -> np.ndarray:
+    """Render the transform's region of ``page`` at the top left of a ``(H, W, 3)`` uint8 canvas.
+
+    A view at a scale of at most 1/4 is resampled from the coarsest :class:`PagePyramid` halving
+    that is still reduced 2x or more; its pixels differ from Pillow's own reduce-then-resample of
+    the full page (the render before pyramids) by the reduction grid only
+    (``tests/test_render_pyramid.py`` measures the difference and checks that OCR reads the same
+    words). A plain image gets the same halvings built on the fly, so every caller (env, viewer,
+    figures) renders the same pixels. Views at a larger scale (crops, and whole pages under the
+    default budget) are a direct resample of the full page. Given a pyramid, a whole-page view is
+    rendered once and then copied.
+    """
+    vh, vw = view_size
+    if isinstance(page, PagePyramid) and _is_whole_page(transform.region, page.page.size):
+        pixels = page.whole_view(transform)
+    else:
+        pixels = np.asarray(_resample(page, transform))
+    if LETTERBOX_COLOR == (0, 0, 0):
+        canvas = np.zeros((vh, vw, 3), dtype=np.uint8)
+    else:  # pragma: no cover - the letterbox is black
+        canvas = np.full((vh, vw, 3), LETTERBOX_COLOR, dtype=np.uint8)
+    ox, oy = transform.offset_x, transform.offset_y
+    h = min(pixels.shape[0], vh - oy)
+    w = min(pixels.shape[1], vw - ox)
+    canvas[oy : oy + h, ox : ox + w] = pixels[:h, :w]
+    return canvas
 
 
 def box_height_in_view(box: BBox, transform: ViewTransform) -> float:

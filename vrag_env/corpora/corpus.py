@@ -37,6 +37,7 @@ from vrag_env.corpora.verify import (
     validate_manifest,
     verify_files,
 )
+from vrag_env.rendering import PagePyramid
 from vrag_env.types import CorpusFormatError, Page, PageId, Query
 
 logger = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ class Corpus:
             self.queries[query.uid] = query
         if verify:
             self.verify(full=False)
-        self._cache = PageCache(self._load_image_uncached, cache_bytes)
+        self._cache: PageCache[PagePyramid] = PageCache(self._load_pyramid, cache_bytes)
 
     def verify(self, full: bool = True) -> None:
         """Compare ``pages.jsonl``, ``queries.jsonl`` and every page image with the manifest.
@@ -243,7 +244,30 @@ class Corpus:
         """
         if page_id not in self.pages:
             raise KeyError(f"unknown page id {page_id!r} in corpus {self.root}")
+        return self._cache.get(page_id).page
+
+    def page_pyramid(self, page_id: PageId) -> PagePyramid:
+        """The decoded page with its pre-scaled levels (what the env renders views from).
+
+        Cached like :meth:`page_image` (the cache budget covers every level).
+
+        Raises:
+            KeyError: For an unknown page id.
+            CorpusFormatError: As :meth:`page_image`.
+        """
+        if page_id not in self.pages:
+            raise KeyError(f"unknown page id {page_id!r} in corpus {self.root}")
         return self._cache.get(page_id)
+
+    @property
+    def page_cache(self) -> PageCache[PagePyramid]:
+        """The decoded-page cache (``stats()`` reports its bytes and hit rate)."""
+        return self._cache
+
+    def _load_pyramid(self, page_id: PageId) -> PagePyramid:
+        return PagePyramid(
+            self._load_image_uncached(page_id), on_grow=lambda: self._cache.refresh(page_id)
+        )
 
     def _load_image_uncached(self, page_id: PageId) -> Image.Image:
         page = self.pages[page_id]
@@ -275,7 +299,7 @@ class Corpus:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._cache = PageCache(self._load_image_uncached, self.cache_bytes)
+        self._cache = PageCache(self._load_pyramid, self.cache_bytes)
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.root)!r}, pages={len(self.pages)}, queries={len(self.queries)})"

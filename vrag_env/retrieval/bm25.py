@@ -39,6 +39,8 @@ CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 PAGE_IDS_FILE = "page_ids.json"
 META_FILE = "meta.json"
+QUERY_CACHE_SIZE = 4096
+"""Most query tokenisations kept by one retriever (oldest dropped first)."""
 
 
 class BM25Retriever(Retriever):
@@ -81,6 +83,8 @@ class BM25Retriever(Retriever):
         self._indptr: np.ndarray | None = None
         self._vocab: dict[str, int] = {}
         self._searchable = np.zeros(0, dtype=bool)
+        self._n_searchable = 0
+        self._token_cache: dict[str, list[str]] = {}
 
     def config(self) -> dict[str, Any]:
         """The settings that, with the corpus, determine the index."""
@@ -138,6 +142,7 @@ class BM25Retriever(Retriever):
         )
         self._searchable = np.zeros(len(page_ids), dtype=bool)
         self._searchable[indices[indexed]] = True
+        self._n_searchable = int(self._searchable.sum())
 
     @property
     def pages_without_text(self) -> list[str]:
@@ -171,20 +176,52 @@ class BM25Retriever(Retriever):
         n = len(self.page_ids)
         scores = np.zeros(n, dtype=np.float64)
         matched = False
-        # A repeated query term counts once per occurrence (as bm25s' own scorer does).
-        for term in self._tokens(query):
+        # A repeated query term counts once per occurrence (as bm25s' own scorer does). A term's
+        # column holds each page at most once, so a fancy-indexed add is exact (no np.add.at).
+        for term in self._query_tokens(query):
             tid = self._vocab.get(term)
             if tid is None:
                 continue
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
-            matched = matched or hi > lo
-            np.add.at(scores, self._indices[lo:hi], self._data[lo:hi])
+            if hi > lo:
+                matched = True
+                scores[self._indices[lo:hi]] += self._data[lo:hi]
         if not matched:
             return []
-        # lexsort sorts by the last key first: descending score, then ascending corpus position.
-        order = np.lexsort((np.arange(n), -scores))
-        order = order[self._searchable[order]][:k]
-        return [ScoredPage(self.page_ids[i], float(scores[i])) for i in order]
+        return [ScoredPage(self.page_ids[i], float(scores[i])) for i in self._top_k(scores, k)]
+
+    def _query_tokens(self, query: str) -> list[str]:
+        """:meth:`_tokens` of a query, memoised (agents and vector envs repeat queries)."""
+        cache = self._token_cache
+        tokens = cache.get(query)
+        if tokens is None:
+            tokens = self._tokens(query)
+            if len(cache) >= QUERY_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[query] = tokens
+        return tokens
+
+    def _top_k(self, scores: np.ndarray, k: int) -> np.ndarray:
+        """Positions of the ``k`` best searchable pages: descending score, ties in corpus order.
+
+        Selects with ``argpartition`` (linear) and sorts only the selection, so the cost at 100k
+        pages is one pass over the scores, not a full sort.
+        """
+        n = len(scores)
+        masked = np.where(self._searchable, scores, -np.inf)
+        n_searchable = self._n_searchable
+        if k >= n_searchable or k * 8 >= n:
+            # lexsort sorts by the last key first: descending score, then ascending position.
+            order = np.lexsort((np.arange(n), -masked))
+            return order[: min(k, n_searchable)]
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        part = np.argpartition(-masked, k - 1)[:k]
+        threshold = masked[part].min()
+        above = np.flatnonzero(masked > threshold)
+        ties = np.flatnonzero(masked == threshold)[: k - len(above)]
+        chosen = np.concatenate([above, ties])
+        return chosen[np.lexsort((chosen, -masked[chosen]))]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index into folder ``path`` (``.npy`` arrays and JSON; no pickle)."""
