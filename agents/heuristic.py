@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,7 @@ class HeuristicAgent(Agent):
     def __init__(
         self,
         action_set: ActionSet,
-        max_searches: int = 2,
+        max_searches: int = 1,
         min_match: float = 0.5,
         read_budget: float = 24.0,
         cells_per_view: int = 4,
@@ -174,6 +175,11 @@ class HeuristicAgent(Agent):
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
+            if lookup.crops == 1:
+                cell = self._table_answer(image, lookup.qa)
+                if cell is not None:
+                    lookup.answer = cell
+                    return self.act(observation, {**info, "action_kind": None, "view": None})
             if lookup.crops < self.max_crops:
                 # Still too coarse to read a table cell? Zoom onto the matching row and column.
                 segments = self._read_view(
@@ -193,7 +199,9 @@ class HeuristicAgent(Agent):
         if not self.zoom:  # the ablation: read the page view closely instead of cropping
             lookup.answer = self._read_answer(image, lookup)
             return self.act(observation, {**info, "action_kind": None, "view": None})
-        region = self._choose_region(segments, lookup.qa, info["view"])
+        region = self._table_region(image, segments, lookup.qa, info["view"])
+        if region is None:
+            region = self._choose_region(segments, lookup.qa, info["view"])
         if region is None:
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
@@ -422,6 +430,106 @@ class HeuristicAgent(Agent):
             return None
         return region
 
+    def _table_blocks(self, image: np.ndarray, side: int) -> list[list[list[Segment]]]:
+        """The tables of a view, from the detector's boxes: runs of rows of three or more boxes.
+
+        Rows further apart than three row heights start a new table; tables of fewer than three
+        rows are dropped. Each table is a list of rows, its header row first.
+        """
+        boxes = self.reader.detect(image, side)
+        rows = [r for r in group_rows([Segment("", b) for b in boxes]) if len(r) >= 3]
+        blocks: list[list[list[Segment]]] = []
+        for row in rows:
+            prev = blocks[-1][-1] if blocks else None
+            gap = row[0].box[1] - max(s.box[3] for s in prev) if prev is not None else 0.0
+            if prev is not None and gap < 3.0 * max(s.height for s in prev):
+                blocks[-1].append(row)
+            else:
+                blocks.append([row])
+        return [b for b in blocks if len(b) >= 3]
+
+    def _table_region(
+        self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
+    ) -> BBox | None:
+        """A tight crop onto the table whose title matches the question best, or ``None``.
+
+        Small-print tables are unreadable in the page view, but their titles are not: the crop
+        holds just the table (header row to last row, full width), so the env renders it as large
+        as the view allows. ``None`` when the view shows no table, or several and no title matches.
+        """
+        blocks = self._table_blocks(image, 736)
+        if not blocks:
+            return None
+        best: tuple[float, int, float] | None = None
+        for i, block in enumerate(blocks):
+            top = min(s.box[1] for s in block[0])
+            above = [s for s in segments if s.box[3] <= top + 1 and top - s.box[3] < 4 * s.height]
+            title = max(above, key=lambda s: s.box[3], default=None)
+            score = match_score(qa, title.text) if title is not None else 0.0
+            if best is None or score > best[0]:
+                best = (score, i, title.box[0] if title is not None else 1e9)
+        assert best is not None
+        if best[0] <= 0 and len(blocks) > 1:
+            return None
+        cells = [s.box for row in blocks[best[1]] for s in row]
+        # Row labels are often too faint to be detected: the table starts where its title does.
+        margin = min((s.box[0] for s in segments), default=1e9)
+        left = min(min(c[0] for c in cells), best[2] if best[2] < 1e9 else margin)
+        box = (
+            left - 2,
+            min(c[1] for c in cells) - 2,
+            max(c[2] for c in cells) + 2,
+            max(c[3] for c in cells) + 2,
+        )
+        return _clip(box, ViewTransform.from_info(view).content_box)
+
+    def _table_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
+        """Read the cell the question asks for from a view showing a table, or ``None``.
+
+        The column is chosen by the header that best matches the question (the quarter it names,
+        else the full-year column of its year), the row by the best-matching row label. Row labels
+        are often small, light text the detector misses, so the strip left of the first value
+        column is read instead of a detected box, and matched letter-wise.
+        """
+        blocks = self._table_blocks(image, self.zoom_detect_side)
+        if not blocks:
+            return None
+        block = max(blocks, key=len)
+        boxes = [s.box for row in block for s in row]
+        left = min(b[0] for b in boxes)
+        values = [b for b in boxes if b[0] > left + 3 * (b[3] - b[1])]
+        if not values:
+            return None
+        xcut = min(b[0] for b in values) - 3
+        header = [s for s in block[0] if s.box[0] > xcut]
+        body = block[1:]
+        strips = [(left, r[-1].box[1], xcut, r[-1].box[3]) for r in body]
+        heads = self.reader.recognize(image, [s.box for s in header])
+        labels = self.reader.recognize(image, strips, min_score=0.0)
+        if not heads or not labels:
+            return None
+        col = max(heads, key=lambda t: _column_score(qa, _fix_table_ocr(t.text)))
+        if _column_score(qa, _fix_table_ocr(col.text)) <= 0:
+            return None
+        scored = [
+            (2 * match_score(qa, t.text) + _fuzzy_score(qa, t.text), -i)
+            for i, t in enumerate(labels)
+        ]
+        score, neg = max(scored)
+        i = -neg
+        if score <= 0:
+            if not re.search(r"\btotal\b", qa.question, re.I):
+                return None
+            i = len(body) - 1
+        row = [s for s in body[i] if s.box[0] > xcut]
+        cx = (col.box[0] + col.box[2]) / 2
+        cell = min(row, key=lambda s: abs((s.box[0] + s.box[2]) / 2 - cx), default=None)
+        if cell is None:
+            return None
+        read = self.reader.recognize(image, [cell.box])
+        found = _NUMBER.search(read[0].text.replace(" ", "")) if read else None
+        return found.group() if found else None
+
 
 class NoZoomAgent(HeuristicAgent):
     """The ``no-zoom`` ablation: the heuristic with crops disabled (``zoom=False``).
@@ -440,6 +548,73 @@ class NoZoomAgent(HeuristicAgent):
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)
         super().__init__(action_set, zoom=False, **options)
+
+
+def _fix_table_ocr(text: str) -> str:
+    """Undo the recogniser's usual slips on small table headers (``PY 2022``, ``01`` for ``Q1``)."""
+    text = re.sub(r"\b[PF][YV]\s?((?:19|20)\d\d)\b", r"FY \1", text.strip())
+    return re.sub(r"^[0OQ]([1-4])$", r"Q\1", text)
+
+
+def _fuzzy_score(qa: QuestionAnalysis, label: str) -> float:
+    """How many of the question's words a (possibly misread) label holds, letter-wise similar.
+
+    Small print is often read with dropped letters (``Reserh nd deveement``): each question word of
+    four letters or more counts by its best similarity (at least 0.6) to a word of the label.
+    """
+    words = [w for w in re.findall(r"[a-z]{3,}", label.lower())]
+    if not words:
+        return 0.0
+    asked = {w for w in re.findall(r"[a-z]{4,}", qa.question.lower()) if w not in _VAGUE}
+    score = 0.0
+    for w in asked:
+        best = max(SequenceMatcher(None, w, x).ratio() for x in words)
+        if best >= 0.6:
+            score += best
+    return score
+
+
+_VAGUE = {
+    "what",
+    "were",
+    "much",
+    "many",
+    "which",
+    "full",
+    "year",
+    "according",
+    "report",
+    "annual",
+    "group",
+    "revenue",
+    "million",
+    "expenses",
+    "quarter",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "from",
+    "that",
+    "this",
+    "with",
+    "their",
+    "have",
+    "spend",
+    "spent",
+    "contribute",
+}
+
+
+def _column_score(qa: QuestionAnalysis, header: str) -> float:
+    """How well a table column header fits the question: its quarter, else its year's full year."""
+    score = match_score(qa, header)
+    quarters = [t for t in qa.terms if re.fullmatch(r"q[1-4]", t)]
+    if not quarters and re.match(r"FY", header):
+        years = [t for t in qa.terms if _YEAR.fullmatch(t)]
+        if any(y in header for y in years):
+            score += 1.0
+    return score
 
 
 def _is_heading(rows: list[list[Segment]], i: int) -> bool:
