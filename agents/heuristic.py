@@ -93,6 +93,7 @@ class HeuristicAgent(Agent):
             recogniser rarely reads small print correctly, so legible text gets the budget.
         max_crops: Crops per look-up: the first onto a block (a table or chart under its title),
             a second onto the matching table row and column when the first view shows a table.
+        chart_detect_side: Detector resolution for reading a chart's small labels in a zoomed view.
     """
 
     name = "heuristic"
@@ -110,10 +111,12 @@ class HeuristicAgent(Agent):
         zoom: bool = True,
         min_box_px: float = 16.0,
         max_crops: int = 2,
+        chart_detect_side: int = 1100,
     ) -> None:
         self.zoom = zoom
         self.min_box_px = min_box_px
         self.max_crops = max_crops
+        self.chart_detect_side = chart_detect_side
         self.zoom_budget = zoom_budget
         self.zoom_detect_side = zoom_detect_side
         self.action_set = action_set
@@ -145,6 +148,7 @@ class HeuristicAgent(Agent):
             "zoom": self.zoom,
             "min_box_px": self.min_box_px,
             "max_crops": self.max_crops,
+            "chart_detect_side": self.chart_detect_side,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
         }
@@ -176,7 +180,7 @@ class HeuristicAgent(Agent):
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
             if lookup.crops == 1:
-                cell = self._table_answer(image, lookup.qa)
+                cell = self._table_answer(image, lookup.qa) or self._chart_answer(image, lookup.qa)
                 if cell is not None:
                     lookup.answer = cell
                     return self.act(observation, {**info, "action_kind": None, "view": None})
@@ -512,8 +516,7 @@ class HeuristicAgent(Agent):
         if _column_score(qa, _fix_table_ocr(col.text)) <= 0:
             return None
         scored = [
-            (2 * match_score(qa, t.text) + _fuzzy_score(qa, t.text), -i)
-            for i, t in enumerate(labels)
+            (match_score(qa, t.text) + _fuzzy_score(qa, t.text), -i) for i, t in enumerate(labels)
         ]
         score, neg = max(scored)
         i = -neg
@@ -529,6 +532,53 @@ class HeuristicAgent(Agent):
         read = self.reader.recognize(image, [cell.box])
         found = _NUMBER.search(read[0].text.replace(" ", "")) if read else None
         return found.group() if found else None
+
+    def _chart_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
+        """Read a chart in a zoomed view: its category axis labels and its data labels.
+
+        The category labels are the lowest row of three or more mostly alphabetic boxes; each data
+        label (a number above that row, right of the value axis) belongs to the category nearest
+        to it horizontally. A question naming a category (``in May``, ``of Diagnostics``) gets
+        that category's value; one asking for the highest or lowest gets the category whose value
+        is the largest or smallest. ``None`` when the view shows no such chart.
+        """
+        if len(self.reader.detect(image, self.zoom_detect_side)) > 40:
+            return None  # a page of text, not a chart
+        # Chart labels are small and light: detect them at a higher resolution.
+        segs = _segments(self.reader.read(image, side=self.chart_detect_side))
+        rows = group_rows(segs)
+        axis = None
+        for row in rows:
+            words = [s for s in row if re.fullmatch(r"[A-Za-z][A-Za-z &.-]*", s.text)]
+            if len(words) >= 3 and len(words) >= 0.7 * len(row):
+                axis = words
+        if axis is None:
+            return None
+        axis.sort(key=lambda s: s.box[0])
+        top = min(s.box[1] for s in axis)
+        spacing = (_cx(axis[-1]) - _cx(axis[0])) / max(1, len(axis) - 1)
+        values: dict[int, list[Segment]] = {}
+        for s in segs:
+            m = _NUMBER.fullmatch(s.text.replace(" ", ""))
+            if m is None or s.box[3] > top or _cx(s) < _cx(axis[0]) - 0.5 * spacing:
+                continue
+            k = min(range(len(axis)), key=lambda j: abs(_cx(axis[j]) - _cx(s)))
+            if abs(_cx(axis[k]) - _cx(s)) < 0.5 * spacing:
+                values.setdefault(k, []).append(s)
+        if not values:
+            return None
+        # A category the question names: its value.
+        named = [(_category_score(qa, a.text), j) for j, a in enumerate(axis)]
+        score, j = max(named)
+        if score > 0 and j in values and qa.extreme == 0:
+            return min(values[j], key=lambda s: abs(_cx(s) - _cx(axis[j]))).text
+        if qa.extreme != 0:
+            number = {j: _to_float(vs[0].text) for j, vs in values.items()}
+            number = {j: v for j, v in number.items() if v is not None}
+            if number:
+                pick = (max if qa.extreme > 0 else min)(number, key=lambda j: number[j])
+                return axis[pick].text
+        return None
 
 
 class NoZoomAgent(HeuristicAgent):
@@ -550,6 +600,30 @@ class NoZoomAgent(HeuristicAgent):
         super().__init__(action_set, zoom=False, **options)
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _category_score(qa: QuestionAnalysis, label: str) -> float:
+    """How well a chart's category label matches the question (a month it names, or a phrase)."""
+    low = label.lower().strip(" .")
+    if low[:3] in _MONTHS:
+        named = {m for m in _MONTHS if re.search(rf"\b{m}", qa.question.lower())}
+        return 1.0 if low[:3] in named else 0.0
+    return match_score(qa, label) + _fuzzy_score(qa, label)
+
+
+def _cx(seg: Segment) -> float:
+    return (seg.box[0] + seg.box[2]) / 2
+
+
+def _to_float(text: str) -> float | None:
+    m = _NUMBER.search(text.replace(" ", ""))
+    try:
+        return float(m.group().replace(",", "")) if m else None
+    except ValueError:
+        return None
+
+
 def _fix_table_ocr(text: str) -> str:
     """Undo the recogniser's usual slips on small table headers (``PY 2022``, ``01`` for ``Q1``)."""
     text = re.sub(r"\b[PF][YV]\s?((?:19|20)\d\d)\b", r"FY \1", text.strip())
@@ -557,26 +631,41 @@ def _fix_table_ocr(text: str) -> str:
 
 
 def _fuzzy_score(qa: QuestionAnalysis, label: str) -> float:
-    """How many of the question's words a (possibly misread) label holds, letter-wise similar.
+    """How closely a (possibly misread) row label spells a phrase of the question, in ``[0, 1]``.
 
-    Small print is often read with dropped letters (``Reserh nd deveement``): each question word of
-    four letters or more counts by its best similarity (at least 0.6) to a word of the label.
+    Small print is read with dropped letters and spaces (``NarthAmmerice``): the label's letters are
+    compared with every run of one to three words of the question, and the best ratio counts.
     """
-    words = [w for w in re.findall(r"[a-z]{3,}", label.lower())]
-    if not words:
+    squashed = "".join(re.findall(r"[a-z]", label.lower()))
+    if len(squashed) < 2:
         return 0.0
-    asked = {w for w in re.findall(r"[a-z]{4,}", qa.question.lower()) if w not in _VAGUE}
-    score = 0.0
-    for w in asked:
-        best = max(SequenceMatcher(None, w, x).ratio() for x in words)
-        if best >= 0.6:
-            score += best
-    return score
+    words = re.findall(r"[a-z]+", qa.question.lower())
+    best = 0.0
+    for i in range(len(words)):
+        for n in (1, 2, 3):
+            span = words[i : i + n]
+            if len(span) < n or all(w in _VAGUE for w in span):
+                continue
+            best = max(best, SequenceMatcher(None, squashed, "".join(span)).ratio())
+    return best if best >= 0.5 else 0.0
 
 
 _VAGUE = {
+    "a",
+    "an",
+    "and",
+    "the",
+    "of",
+    "in",
+    "on",
+    "for",
+    "to",
+    "by",
+    "did",
+    "was",
     "what",
     "were",
+    "how",
     "much",
     "many",
     "which",
@@ -588,6 +677,7 @@ _VAGUE = {
     "group",
     "revenue",
     "million",
+    "usd",
     "expenses",
     "quarter",
     "first",
@@ -598,8 +688,10 @@ _VAGUE = {
     "that",
     "this",
     "with",
-    "their",
-    "have",
+    "its",
+    "s",
+    "q",
+    "fy",
     "spend",
     "spent",
     "contribute",
