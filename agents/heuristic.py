@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,7 @@ class HeuristicAgent(Agent):
             recogniser rarely reads small print correctly, so legible text gets the budget.
         max_crops: Crops per look-up: the first onto a block (a table or chart under its title),
             a second onto the matching table row and column when the first view shows a table.
+        chart_detect_side: Detector resolution for reading a chart's small labels in a zoomed view.
     """
 
     name = "heuristic"
@@ -99,7 +101,7 @@ class HeuristicAgent(Agent):
     def __init__(
         self,
         action_set: ActionSet,
-        max_searches: int = 2,
+        max_searches: int = 1,
         min_match: float = 0.5,
         read_budget: float = 24.0,
         cells_per_view: int = 4,
@@ -109,10 +111,12 @@ class HeuristicAgent(Agent):
         zoom: bool = True,
         min_box_px: float = 16.0,
         max_crops: int = 2,
+        chart_detect_side: int = 1100,
     ) -> None:
         self.zoom = zoom
         self.min_box_px = min_box_px
         self.max_crops = max_crops
+        self.chart_detect_side = chart_detect_side
         self.zoom_budget = zoom_budget
         self.zoom_detect_side = zoom_detect_side
         self.action_set = action_set
@@ -144,6 +148,7 @@ class HeuristicAgent(Agent):
             "zoom": self.zoom,
             "min_box_px": self.min_box_px,
             "max_crops": self.max_crops,
+            "chart_detect_side": self.chart_detect_side,
             "dialect": self.action_set.dialect,
             "ocr": f"rapidocr-onnxruntime {ocr_version()}",
         }
@@ -174,6 +179,11 @@ class HeuristicAgent(Agent):
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
+            if lookup.crops == 1:
+                cell = self._table_answer(image, lookup.qa) or self._chart_answer(image, lookup.qa)
+                if cell is not None:
+                    lookup.answer = cell
+                    return self.act(observation, {**info, "action_kind": None, "view": None})
             if lookup.crops < self.max_crops:
                 # Still too coarse to read a table cell? Zoom onto the matching row and column.
                 segments = self._read_view(
@@ -193,7 +203,9 @@ class HeuristicAgent(Agent):
         if not self.zoom:  # the ablation: read the page view closely instead of cropping
             lookup.answer = self._read_answer(image, lookup)
             return self.act(observation, {**info, "action_kind": None, "view": None})
-        region = self._choose_region(segments, lookup.qa, info["view"])
+        region = self._table_region(image, segments, lookup.qa, info["view"])
+        if region is None:
+            region = self._choose_region(segments, lookup.qa, info["view"])
         if region is None:
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
@@ -422,6 +434,152 @@ class HeuristicAgent(Agent):
             return None
         return region
 
+    def _table_blocks(self, image: np.ndarray, side: int) -> list[list[list[Segment]]]:
+        """The tables of a view, from the detector's boxes: runs of rows of three or more boxes.
+
+        Rows further apart than three row heights start a new table; tables of fewer than three
+        rows are dropped. Each table is a list of rows, its header row first.
+        """
+        boxes = self.reader.detect(image, side)
+        rows = [r for r in group_rows([Segment("", b) for b in boxes]) if len(r) >= 3]
+        blocks: list[list[list[Segment]]] = []
+        for row in rows:
+            prev = blocks[-1][-1] if blocks else None
+            gap = row[0].box[1] - max(s.box[3] for s in prev) if prev is not None else 0.0
+            if prev is not None and gap < 3.0 * max(s.height for s in prev):
+                blocks[-1].append(row)
+            else:
+                blocks.append([row])
+        return [b for b in blocks if len(b) >= 3]
+
+    def _table_region(
+        self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
+    ) -> BBox | None:
+        """A tight crop onto the table whose title matches the question best, or ``None``.
+
+        Small-print tables are unreadable in the page view, but their titles are not: the crop
+        holds just the table (header row to last row, full width), so the env renders it as large
+        as the view allows. ``None`` when the view shows no table, or several and no title matches.
+        """
+        blocks = self._table_blocks(image, 736)
+        if not blocks:
+            return None
+        best: tuple[float, int, float] | None = None
+        for i, block in enumerate(blocks):
+            top = min(s.box[1] for s in block[0])
+            above = [s for s in segments if s.box[3] <= top + 1 and top - s.box[3] < 4 * s.height]
+            title = max(above, key=lambda s: s.box[3], default=None)
+            score = match_score(qa, title.text) if title is not None else 0.0
+            if best is None or score > best[0]:
+                best = (score, i, title.box[0] if title is not None else 1e9)
+        assert best is not None
+        if best[0] <= 0 and len(blocks) > 1:
+            return None
+        cells = [s.box for row in blocks[best[1]] for s in row]
+        # Row labels are often too faint to be detected: the table starts where its title does.
+        margin = min((s.box[0] for s in segments), default=1e9)
+        left = min(min(c[0] for c in cells), best[2] if best[2] < 1e9 else margin)
+        box = (
+            left - 2,
+            min(c[1] for c in cells) - 2,
+            max(c[2] for c in cells) + 2,
+            max(c[3] for c in cells) + 2,
+        )
+        return _clip(box, ViewTransform.from_info(view).content_box)
+
+    def _table_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
+        """Read the cell the question asks for from a view showing a table, or ``None``.
+
+        The column is chosen by the header that best matches the question (the quarter it names,
+        else the full-year column of its year), the row by the best-matching row label. Row labels
+        are often small, light text the detector misses, so the strip left of the first value
+        column is read instead of a detected box, and matched letter-wise.
+        """
+        blocks = self._table_blocks(image, self.zoom_detect_side)
+        if not blocks:
+            return None
+        block = max(blocks, key=len)
+        boxes = [s.box for row in block for s in row]
+        left = min(b[0] for b in boxes)
+        values = [b for b in boxes if b[0] > left + 3 * (b[3] - b[1])]
+        if not values:
+            return None
+        xcut = min(b[0] for b in values) - 3
+        header = [s for s in block[0] if s.box[0] > xcut]
+        body = block[1:]
+        strips = [(left, r[-1].box[1], xcut, r[-1].box[3]) for r in body]
+        heads = self.reader.recognize(image, [s.box for s in header])
+        labels = self.reader.recognize(image, strips, min_score=0.0)
+        if not heads or not labels:
+            return None
+        col = max(heads, key=lambda t: _column_score(qa, _fix_table_ocr(t.text)))
+        if _column_score(qa, _fix_table_ocr(col.text)) <= 0:
+            return None
+        scored = [
+            (match_score(qa, t.text) + _fuzzy_score(qa, t.text), -i) for i, t in enumerate(labels)
+        ]
+        score, neg = max(scored)
+        i = -neg
+        if score <= 0:
+            if not re.search(r"\btotal\b", qa.question, re.I):
+                return None
+            i = len(body) - 1
+        row = [s for s in body[i] if s.box[0] > xcut]
+        cx = (col.box[0] + col.box[2]) / 2
+        cell = min(row, key=lambda s: abs((s.box[0] + s.box[2]) / 2 - cx), default=None)
+        if cell is None:
+            return None
+        read = self.reader.recognize(image, [cell.box])
+        found = _NUMBER.search(read[0].text.replace(" ", "")) if read else None
+        return found.group() if found else None
+
+    def _chart_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
+        """Read a chart in a zoomed view: its category axis labels and its data labels.
+
+        The category labels are the lowest row of three or more mostly alphabetic boxes; each data
+        label (a number above that row, right of the value axis) belongs to the category nearest
+        to it horizontally. A question naming a category (``in May``, ``of Diagnostics``) gets
+        that category's value; one asking for the highest or lowest gets the category whose value
+        is the largest or smallest. ``None`` when the view shows no such chart.
+        """
+        if len(self.reader.detect(image, self.zoom_detect_side)) > 40:
+            return None  # a page of text, not a chart
+        # Chart labels are small and light: detect them at a higher resolution.
+        segs = _segments(self.reader.read(image, side=self.chart_detect_side))
+        rows = group_rows(segs)
+        axis = None
+        for row in rows:
+            words = [s for s in row if re.fullmatch(r"[A-Za-z][A-Za-z &.-]*", s.text)]
+            if len(words) >= 3 and len(words) >= 0.7 * len(row):
+                axis = words
+        if axis is None:
+            return None
+        axis.sort(key=lambda s: s.box[0])
+        top = min(s.box[1] for s in axis)
+        spacing = (_cx(axis[-1]) - _cx(axis[0])) / max(1, len(axis) - 1)
+        values: dict[int, list[Segment]] = {}
+        for s in segs:
+            m = _NUMBER.fullmatch(s.text.replace(" ", ""))
+            if m is None or s.box[3] > top or _cx(s) < _cx(axis[0]) - 0.5 * spacing:
+                continue
+            k = min(range(len(axis)), key=lambda j: abs(_cx(axis[j]) - _cx(s)))
+            if abs(_cx(axis[k]) - _cx(s)) < 0.5 * spacing:
+                values.setdefault(k, []).append(s)
+        if not values:
+            return None
+        # A category the question names: its value.
+        named = [(_category_score(qa, a.text), j) for j, a in enumerate(axis)]
+        score, j = max(named)
+        if score > 0 and j in values and qa.extreme == 0:
+            return min(values[j], key=lambda s: abs(_cx(s) - _cx(axis[j]))).text
+        if qa.extreme != 0:
+            number = {j: _to_float(vs[0].text) for j, vs in values.items()}
+            number = {j: v for j, v in number.items() if v is not None}
+            if number:
+                pick = (max if qa.extreme > 0 else min)(number, key=lambda j: number[j])
+                return axis[pick].text
+        return None
+
 
 class NoZoomAgent(HeuristicAgent):
     """The ``no-zoom`` ablation: the heuristic with crops disabled (``zoom=False``).
@@ -440,6 +598,115 @@ class NoZoomAgent(HeuristicAgent):
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)
         super().__init__(action_set, zoom=False, **options)
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _category_score(qa: QuestionAnalysis, label: str) -> float:
+    """How well a chart's category label matches the question (a month it names, or a phrase)."""
+    low = label.lower().strip(" .")
+    if low[:3] in _MONTHS:
+        named = {m for m in _MONTHS if re.search(rf"\b{m}", qa.question.lower())}
+        return 1.0 if low[:3] in named else 0.0
+    return match_score(qa, label) + _fuzzy_score(qa, label)
+
+
+def _cx(seg: Segment) -> float:
+    return (seg.box[0] + seg.box[2]) / 2
+
+
+def _to_float(text: str) -> float | None:
+    m = _NUMBER.search(text.replace(" ", ""))
+    try:
+        return float(m.group().replace(",", "")) if m else None
+    except ValueError:
+        return None
+
+
+def _fix_table_ocr(text: str) -> str:
+    """Undo the recogniser's usual slips on small table headers (``PY 2022``, ``01`` for ``Q1``)."""
+    text = re.sub(r"\b[PF][YV]\s?((?:19|20)\d\d)\b", r"FY \1", text.strip())
+    return re.sub(r"^[0OQ]([1-4])$", r"Q\1", text)
+
+
+def _fuzzy_score(qa: QuestionAnalysis, label: str) -> float:
+    """How closely a (possibly misread) row label spells a phrase of the question, in ``[0, 1]``.
+
+    Small print is read with dropped letters and spaces (``NarthAmmerice``): the label's letters are
+    compared with every run of one to three words of the question, and the best ratio counts.
+    """
+    squashed = "".join(re.findall(r"[a-z]", label.lower()))
+    if len(squashed) < 2:
+        return 0.0
+    words = re.findall(r"[a-z]+", qa.question.lower())
+    best = 0.0
+    for i in range(len(words)):
+        for n in (1, 2, 3):
+            span = words[i : i + n]
+            if len(span) < n or all(w in _VAGUE for w in span):
+                continue
+            best = max(best, SequenceMatcher(None, squashed, "".join(span)).ratio())
+    return best if best >= 0.5 else 0.0
+
+
+_VAGUE = {
+    "a",
+    "an",
+    "and",
+    "the",
+    "of",
+    "in",
+    "on",
+    "for",
+    "to",
+    "by",
+    "did",
+    "was",
+    "what",
+    "were",
+    "how",
+    "much",
+    "many",
+    "which",
+    "full",
+    "year",
+    "according",
+    "report",
+    "annual",
+    "group",
+    "revenue",
+    "million",
+    "usd",
+    "expenses",
+    "quarter",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "from",
+    "that",
+    "this",
+    "with",
+    "its",
+    "s",
+    "q",
+    "fy",
+    "spend",
+    "spent",
+    "contribute",
+}
+
+
+def _column_score(qa: QuestionAnalysis, header: str) -> float:
+    """How well a table column header fits the question: its quarter, else its year's full year."""
+    score = match_score(qa, header)
+    quarters = [t for t in qa.terms if re.fullmatch(r"q[1-4]", t)]
+    if not quarters and re.match(r"FY", header):
+        years = [t for t in qa.terms if _YEAR.fullmatch(t)]
+        if any(y in header for y in years):
+            score += 1.0
+    return score
 
 
 def _is_heading(rows: list[list[Segment]], i: int) -> bool:

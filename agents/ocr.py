@@ -157,8 +157,18 @@ class OCRReader:
         self._detections.put(key, tuple(boxes))
         return boxes
 
-    def recognize(self, image: np.ndarray, boxes: Sequence[BBox]) -> list[TextBox]:
-        """Read the given boxes of an RGB image (one batch for all boxes not cached yet)."""
+    def recognize(
+        self, image: np.ndarray, boxes: Sequence[BBox], min_score: float | None = None
+    ) -> list[TextBox]:
+        """Read the given boxes of an RGB image (one batch for all boxes not cached yet).
+
+        Args:
+            image: The image.
+            boxes: Boxes to read, in image pixels.
+            min_score: Texts read with a lower confidence come back empty (default: the reader's
+                ``text_score``).
+        """
+        threshold = self.text_score if min_score is None else min_score
         key = image_key(image)
         out: list[TextBox | None] = [None] * len(boxes)
         todo: list[int] = []
@@ -182,10 +192,12 @@ class OCRReader:
             results, _ = self.engine.text_rec(crops)
             for i, result in zip(todo, results, strict=True):
                 text, score = str(result[0]), float(result[1])
-                read = TextBox(text if score >= self.text_score else "", boxes[i], round(score, 4))
+                read = TextBox(text, boxes[i], round(score, 4))
                 self._texts.put((key, boxes[i]), read)
                 out[i] = read
-        return [t for t in out if t is not None]
+        return [
+            t if t.score >= threshold else TextBox("", t.box, t.score) for t in out if t is not None
+        ]
 
     def read(self, image: np.ndarray, min_height: float = 0.0, side: int = 736) -> list[TextBox]:
         """Detect, then read every box at least ``min_height`` pixels tall (empty texts dropped)."""
