@@ -32,6 +32,7 @@ from typing import Any
 
 from .controls import controls_section
 from .summary import episode_categories
+from .transfer import transfer_section
 from .verify import (
     PairedDifference,
     Rejected,
@@ -366,6 +367,9 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
         if rejected:
             out += ["", "### Rejected results files", ""]
             out += [f"- `{r.source}`: " + "; ".join(r.reasons) for r in rejected]
+    transfer = transfer_section(board.rows)
+    if transfer:
+        out += ["", "## Transfer: synthetic to real documents", "", *transfer]
     if png_name and board.rows:
         out += ["", f"![Accuracy with 95% CIs, ANLS and NDCG per agent]({png_name})"]
     out.append("")

@@ -1,10 +1,10 @@
-"""``vrag leaderboard``: run the baselines on ``synth-test`` and regenerate the leaderboard.
+"""``vrag leaderboard``: run the baselines on ``synth-test`` and ``docs-test`` and regenerate the leaderboard.
 
-On a fresh machine this builds the built-in corpus (first use), runs every baseline that can run here
+On a fresh machine this builds the corpora (first use), runs every baseline that can run here
 (``random``, ``oracle``, ``heuristic``, ``no-zoom``, ``scripted``, ``prior``, ``no-search`` and
 ``ppo``; PPO loads the committed policy, and trains one with the small default budget when none is
-there), writes ``results/<benchmark>/<agent>.json`` for
-each, and regenerates ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` from *every*
+there; ``prior`` only where the corpus has a training split), writes
+``results/<benchmark>/<agent>.json`` for each, and regenerates ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` from *every*
 results file present, so results of your own agents (``vrag eval --benchmark synth-test --agent
 my_pkg:MyAgent``) appear too. ``--skip-run`` only regenerates.
 """
@@ -30,6 +30,12 @@ DEFAULT_AGENTS = (
 """Baselines run by default, the slowest first (so two jobs finish together): ``scripted`` is PPO's control (the same macro-actions and OCR
 candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
 
+DEFAULT_BENCHMARKS = ("synth-test", "docs-test")
+"""The leaderboard's tracks: the synthetic benchmark and the real-document track."""
+
+NEEDS_TRAINING_SPLIT = ("prior",)
+"""Agents that learn from the corpus's train split; skipped where the corpus has none (docs-test)."""
+
 QUICK_EPISODES = 60
 """Episodes per agent with ``--quick`` (results go to ``results/<benchmark>-quick/``)."""
 
@@ -45,7 +51,11 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``vrag leaderboard`` options."""
     parser.add_argument(
-        "--benchmark", default="synth-test", help="benchmark spec (default: synth-test)"
+        "--benchmark",
+        nargs="+",
+        default=list(DEFAULT_BENCHMARKS),
+        metavar="NAME",
+        help=f"benchmark specs to run (default: {' '.join(DEFAULT_BENCHMARKS)})",
     )
     parser.add_argument(
         "--quick",
@@ -101,7 +111,16 @@ def _agent_args(agent: str, policy: str | None) -> tuple[str, dict[str, Any]]:
 
 
 def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
-    """Evaluate each agent on the benchmark; returns ``(agent, status, seconds)`` per agent.
+    """Evaluate each agent on each benchmark of ``args.benchmark`` (see :func:`run_benchmark`)."""
+    names = [args.benchmark] if isinstance(args.benchmark, str) else list(args.benchmark)
+    report: list[tuple[str, str, float]] = []
+    for name in names:
+        report += run_benchmark(argparse.Namespace(**{**vars(args), "benchmark": name}))
+    return report
+
+
+def run_benchmark(args: argparse.Namespace) -> list[tuple[str, str, float]]:
+    """Evaluate each agent on one benchmark; returns ``(agent, status, seconds)`` per agent.
 
     With ``--jobs N`` (N > 1) up to N agents run at once, each in its own process; every agent's
     results are the same as in a sequential run (each episode is seeded from the spec alone).
@@ -124,7 +143,12 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     tqdm.write(f"corpus ready ({time.perf_counter() - t0:.0f} s)")
     report: list[tuple[str, str, float]] = []
     todo = []
+    synthetic = benchmark.corpus.synthetic is not None
     for agent in args.agents:
+        if agent in NEEDS_TRAINING_SPLIT and not synthetic:
+            tqdm.write(f"skipping {agent} on {benchmark.name}: its corpus has no training split")
+            report.append((agent, "skipped (no training split)", 0.0))
+            continue
         missing = _missing(agent)
         if missing:
             tqdm.write(f"skipping {agent}: missing {', '.join(missing)}")

@@ -106,7 +106,10 @@ class Benchmark:
         Raises:
             StaleBenchmarkError: With the versions found and the command that regenerates the spec.
         """
-        if self.corpus.synthetic is None or self.corpus.fingerprint is None:
+        if self.corpus.fingerprint is None:
+            return
+        if self.corpus.synthetic is None:
+            self._check_realdocs()
             return
         from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, resolve_config
 
@@ -119,6 +122,21 @@ class Benchmark:
                 f"{GENERATOR_VERSION} (fingerprint {current}): its question ids may not exist or may "
                 "mean other questions. Regenerate the spec with "
                 "`uv run python -m benchmarks.specs --write` and re-run the evaluations."
+            )
+
+    def _check_realdocs(self) -> None:
+        """The real-document track: its sources must hash to the fingerprint the spec records."""
+        if self.env_kwargs.get("corpus") != "realdocs":
+            return
+        from vrag_env.corpora.realdocs import source_dir, source_key
+
+        current = source_key(source_dir())
+        if current != self.corpus.fingerprint:
+            raise StaleBenchmarkError(
+                f"benchmark {self.name!r} was built from the real-document sources with fingerprint "
+                f"{self.corpus.fingerprint}, but data/realdocs now hashes to {current}: its question "
+                "ids or answers may have changed. Regenerate the spec with "
+                f"`uv run python -m benchmarks.specs --write {self.name}` and re-run the evaluations."
             )
 
     def make_env_kwargs(self) -> dict[str, Any]:
@@ -182,23 +200,26 @@ class BenchmarkRecipe:
     Attributes:
         name: Benchmark name.
         env_id: Registered env id.
-        synthetic: Built-in corpus preset the env id uses.
+        synthetic: Built-in corpus preset the env id uses (``None`` with ``corpus``).
         split: The env's question split (recorded; the ids below pin every episode's question).
         draw_from: Splits to draw ids from, in order: each split's questions are permuted with
             ``seed`` and appended, so later splits only top up a split that is too small.
         num_questions: How many ids (``None``: every question of ``draw_from``).
         seed: Seed of the permutation and of the episodes.
         description: One line for humans.
+        corpus: A named corpus instead of a synthetic one (``"realdocs"``: the real-document
+            track, fingerprinted by its source files).
     """
 
     name: str
     env_id: str
-    synthetic: str
+    synthetic: str | None
     split: str
     draw_from: tuple[str, ...]
     num_questions: int | None
     seed: int
     description: str
+    corpus: str | None = None
 
 
 RECIPES: dict[str, BenchmarkRecipe] = {
@@ -225,6 +246,31 @@ RECIPES: dict[str, BenchmarkRecipe] = {
         seed=7,
         description="every test question of the tiny synthetic corpus (for tests and smoke runs)",
     ),
+    "docs-test": BenchmarkRecipe(
+        name="docs-test",
+        env_id="VRAG-v0",
+        synthetic=None,
+        corpus="realdocs",
+        split="test",
+        draw_from=("test",),
+        num_questions=None,
+        seed=2026,
+        description=(
+            "every evaluation question of the real-document track (data/realdocs: nine openly "
+            "licensed documents, questions checked twice on the rendered pages); never used for tuning"
+        ),
+    ),
+    "docs-dev": BenchmarkRecipe(
+        name="docs-dev",
+        env_id="VRAG-v0",
+        synthetic=None,
+        corpus="realdocs",
+        split="val",
+        draw_from=("val",),
+        num_questions=None,
+        seed=2026,
+        description="the tuning questions of the real-document track (its val split)",
+    ),
 }
 """The benchmarks this repository ships. ``synth-test`` is the leaderboard's benchmark."""
 
@@ -235,18 +281,14 @@ def build_benchmark(recipe: BenchmarkRecipe) -> Benchmark:
     For each split of ``recipe.draw_from`` in turn, its questions (in corpus order) are permuted
     with ``recipe.seed`` and appended; the list is truncated to ``num_questions``.
     """
-    import numpy as np
-
     from vrag_env.corpora.synthetic import builtin_corpus
     from vrag_env.corpora.synthetic.config import GENERATOR_VERSION, resolve_config
     from vrag_env.loading import load_corpus
 
+    if recipe.synthetic is None:
+        return _build_named(recipe)
     corpus = load_corpus(str(builtin_corpus(recipe.synthetic)))
-    rng = np.random.default_rng(recipe.seed)
-    pool: list[str] = []
-    for split in recipe.draw_from:
-        uids = [q.uid for q in corpus.split(split)]
-        pool += [uids[int(i)] for i in rng.permutation(len(uids))]
+    pool = _draw(corpus, recipe)
     count = len(pool) if recipe.num_questions is None else recipe.num_questions
     if count > len(pool):
         raise ValueError(
@@ -266,6 +308,39 @@ def build_benchmark(recipe: BenchmarkRecipe) -> Benchmark:
             fingerprint=resolve_config(recipe.synthetic).fingerprint(),
         ),
         description=recipe.description,
+    )
+
+
+def _draw(corpus: Any, recipe: BenchmarkRecipe) -> list[str]:
+    """Each split of ``recipe.draw_from`` in turn, its ids (corpus order) permuted with the seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(recipe.seed)
+    pool: list[str] = []
+    for split in recipe.draw_from:
+        uids = [q.uid for q in corpus.split(split)]
+        pool += [uids[int(i)] for i in rng.permutation(len(uids))]
+    return pool
+
+
+def _build_named(recipe: BenchmarkRecipe) -> Benchmark:
+    """A benchmark over a named corpus (the real-document track): every question of its splits."""
+    from vrag_env.corpora.realdocs import source_dir, source_key
+    from vrag_env.loading import load_corpus
+
+    if recipe.corpus != "realdocs":
+        raise ValueError(f"{recipe.name}: unknown corpus {recipe.corpus!r} (known: 'realdocs')")
+    pool = _draw(load_corpus("realdocs"), recipe)
+    count = len(pool) if recipe.num_questions is None else recipe.num_questions
+    return Benchmark(
+        name=recipe.name,
+        env_id=recipe.env_id,
+        split=recipe.split,
+        question_ids=tuple(pool[:count]),
+        seed=recipe.seed,
+        corpus=CorpusRef(synthetic=None, fingerprint=source_key(source_dir())),
+        description=recipe.description,
+        env_kwargs={"corpus": "realdocs"},
     )
 
 

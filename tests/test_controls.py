@@ -36,3 +36,23 @@ def test_section_states_missing_rows_and_unmet_goals() -> None:
     assert "+0.100" in prior_line and "goal +0.15 **not met**" in prior_line
     ppo_line = next(line for line in text.splitlines() if line.startswith("| `ppo`"))
     assert "not run" in ppo_line and "missing: ppo, scripted" in ppo_line
+
+
+def test_transfer_table_pairs_agents_present_on_both_tracks() -> None:
+    from benchmarks.transfer import transfer_section
+
+    def row(bench: str, agent: str, acc: float, privileged: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(
+            benchmark=bench, agent=agent, privileged=privileged, accuracy=acc,
+            accuracy_low=acc - 0.05, accuracy_high=acc + 0.05,
+        )  # fmt: skip
+
+    rows = [
+        row("synth-test", "heuristic", 0.30), row("docs-test", "heuristic", 0.10),
+        row("synth-test", "prior", 0.01), row("synth-test", "oracle", 1.0, True),
+        row("docs-test", "oracle", 0.98, True),
+    ]  # fmt: skip
+    lines = transfer_section(rows)
+    body = [line for line in lines[2:]]
+    assert [line.split("|")[1].strip() for line in body] == ["`heuristic`", "`oracle` (privileged)"]
+    assert body[0].endswith("| -0.200 |")  # prior ran on one track only: no row

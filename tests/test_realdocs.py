@@ -53,6 +53,68 @@ def test_missing_sources_name_the_folder_and_the_variable(
         source_dir()
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "realdocs"
+
+
+@pytest.fixture(scope="module")
+def shipped_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The shipped track, ingested from scratch into a fresh cache."""
+    if not (SHIPPED / "questions.json").is_file():
+        pytest.skip("no data/realdocs in this checkout")
+    cache = tmp_path_factory.mktemp("realdocs-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(SOURCE_ENV, raising=False)
+        return Corpus(realdocs_corpus(cache))
+
+
+def test_rebuilt_corpus_matches_the_specs(shipped_corpus: Corpus) -> None:
+    from benchmarks.specs import get_benchmark
+    from vrag_env.corpora.realdocs import source_key
+
+    examples = json.loads((SHIPPED / "questions.json").read_text(encoding="utf-8"))["examples"]
+    assert len(shipped_corpus.queries) == len(examples) >= 200
+    assert shipped_corpus.root.name.endswith(source_key(SHIPPED))
+    for name, split in (("docs-test", "test"), ("docs-dev", "val")):
+        bench = get_benchmark(name)
+        bench.check_fresh()  # the sources hash to the fingerprint the spec records
+        assert sorted(bench.question_ids) == sorted(q.uid for q in shipped_corpus.split(split))
+
+
+def test_licences_cover_every_document() -> None:
+    if not (SHIPPED / "LICENSES.md").is_file():
+        pytest.skip("no data/realdocs in this checkout")
+    text = (SHIPPED / "LICENSES.md").read_text(encoding="utf-8")
+    for pdf in sorted((SHIPPED / "pdf").glob("*.pdf")):
+        section = text.split(f"### {pdf.name}", 1)
+        assert len(section) == 2, f"{pdf.name} has no section in LICENSES.md"
+        body = section[1].split("\n### ", 1)[0]
+        assert "Licen" in body and "package" in body.lower(), pdf.name
+
+
+def _core(text: str) -> str:
+    """Letters, digits and decimal points only, lower case (OCR's quotes and spaces vary)."""
+    return "".join(c for c in text.lower() if c.isalnum() or c == ".")
+
+
+def test_sample_answers_are_inside_their_evidence_boxes_by_ocr(shipped_corpus: Corpus) -> None:
+    """RapidOCR on a zoomed view of each sampled evidence box reads the printed text."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from vrag_env.corpora.legibility import rapidocr_lines, view_image
+
+    ocr = rapidocr_lines()
+    queries = sorted(shipped_corpus.queries.values(), key=lambda q: q.uid)[::25]
+    missed = []
+    for q in queries:
+        for ev in q.evidence:
+            x1, y1, x2, y2 = ev.box
+            h = y2 - y1
+            region = (x1 - 2 * h, y1 - h, x2 + 2 * h, y2 + h)
+            lines = ocr(view_image(shipped_corpus.page_image(ev.page_id), region))
+            if _core(ev.text or q.answers[0]) not in _core(" ".join(lines)):
+                missed.append((q.uid, ev.text, lines))
+    assert len(queries) >= 9 and len(missed) <= 1, missed
+
+
 def test_shipped_sources_are_complete() -> None:
     """The repository's data/realdocs: every question's PDF exists and every box is on its page."""
     pymupdf = pytest.importorskip("pymupdf")
