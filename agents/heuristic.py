@@ -97,6 +97,10 @@ class HeuristicAgent(Agent):
     """
 
     name = "heuristic"
+    description = (
+        "deterministic RapidOCR pipeline: search, read, crop onto the matching table, chart or block "
+        "(and once more onto a table's row and column), read, extract; no learned parts"
+    )
 
     def __init__(
         self,
@@ -594,6 +598,7 @@ class NoZoomAgent(HeuristicAgent):
     """
 
     name = "no-zoom"
+    description = "ablation: the heuristic without crops, answering from the whole-page view"
 
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)

@@ -36,6 +36,7 @@ class NoSearchAgent(Agent):
     """
 
     name = "no-search"
+    description = "floor: answers from the question text alone, without any env step"
 
     def __init__(self, action_set: ActionSet) -> None:
         self.action_set = action_set

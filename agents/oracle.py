@@ -38,6 +38,10 @@ class OracleAgent(Agent):
     """
 
     name = "oracle"
+    description = (
+        "PRIVILEGED upper bound: reads the gold pages, evidence boxes and answers; searches, crops "
+        "onto the evidence and answers the gold string"
+    )
     privileged: ClassVar[bool] = True
 
     def __init__(

@@ -49,6 +49,10 @@ class PriorAgent(Agent):
     """
 
     name = "prior"
+    description = (
+        "floor: the most frequent train-split answer for the question's template and entity, "
+        "without any env step"
+    )
     uses_training_data: ClassVar[bool] = True
     """:func:`agents.registry.make_agent` passes the train split as ``training_data``."""
 

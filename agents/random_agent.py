@@ -25,6 +25,7 @@ class RandomAgent(Agent):
     """
 
     name = "random"
+    description = "floor: actions sampled from the action space"
 
     def __init__(self, action_set: ActionSet, seed: int = 0) -> None:
         self.action_set = action_set

@@ -33,6 +33,7 @@ from typing import Any
 from .controls import controls_section
 from .summary import episode_categories
 from .transfer import transfer_section
+from .validity_summary import load_validity, validity_lines
 from .verify import (
     PairedDifference,
     Rejected,
@@ -322,8 +323,15 @@ def _models(rows: list[Row]) -> list[str]:
     return out
 
 
-def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -> str:
-    """The whole ``LEADERBOARD.md``: per benchmark, the tables, the models and the rejected files."""
+def render_markdown(
+    board: Board | list[Row],
+    png_name: str | None = PNG_NAME,
+    validity: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The whole ``LEADERBOARD.md``: per benchmark, the tables, the models and the rejected files.
+
+    ``validity`` maps a benchmark name to its ``vrag validity`` report, quoted under its tables.
+    """
     if isinstance(board, list):
         board = Board(sort_rows(board), [])
     out = [
@@ -355,6 +363,8 @@ def render_markdown(board: Board | list[Row], png_name: str | None = PNG_NAME) -
         rejected = [r for r in board.rejected if r.source.split("/", 1)[0] == bench]
         out += ["", f"## {bench}", ""]
         out += [markdown_table(ranked) if ranked else "_No verified rows._"]
+        if validity and bench in validity:
+            out += ["", *validity_lines(validity[bench])]
         controls = controls_section(ranked)
         if controls:
             out += ["", "### Controls, floors and ablations", "", *controls]
@@ -479,6 +489,7 @@ def write_leaderboard(
     *,
     png: bool = True,
     reports: bool = False,
+    validity_dir: str | os.PathLike[str] | None = "docs/validity",
 ) -> tuple[list[Row], list[Path]]:
     """Regenerate the Markdown, CSV and PNG leaderboard from the verified results files.
 
@@ -488,6 +499,8 @@ def write_leaderboard(
         results_dir: Folder holding ``<benchmark>/<agent>.json`` results files.
         out_dir: Where ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` go.
         png: Also draw the chart.
+        validity_dir: Folder of ``vrag validity`` reports (``<benchmark>.json``) quoted under each
+            benchmark's tables (``None``: none).
         reports: Also write each verified row's episode report to
             ``<results_dir>/<benchmark>/reports/<agent>.html``. Rows link to their report whenever
             that file exists.
@@ -513,7 +526,10 @@ def write_leaderboard(
     for r in board.rejected:
         logger.warning("leaderboard: rejected %s: %s", r.source, "; ".join(r.reasons))
     written = [
-        atomic_write(out / MARKDOWN_NAME, render_markdown(board, PNG_NAME if png else None)),
+        atomic_write(
+            out / MARKDOWN_NAME,
+            render_markdown(board, PNG_NAME if png else None, load_validity(validity_dir)),
+        ),
         atomic_write(out / CSV_NAME, render_csv(board)),
     ]
     if png:

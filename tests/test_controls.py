@@ -56,3 +56,32 @@ def test_transfer_table_pairs_agents_present_on_both_tracks() -> None:
     body = [line for line in lines[2:]]
     assert [line.split("|")[1].strip() for line in body] == ["`heuristic`", "`oracle` (privileged)"]
     assert body[0].endswith("| -0.200 |")  # prior ran on one track only: no row
+
+
+def test_validity_report_is_quoted_under_its_benchmark(tmp_path) -> None:
+    import json
+
+    from benchmarks.leaderboard import render_markdown
+    from benchmarks.validity_summary import load_validity
+
+    report = {
+        "benchmark": "docs-test",
+        "bm25": {"recall@1": 0.5667, "recall@5": 0.841},
+        "multi_hop": 0.1077,
+        "floors": {"metric": "rewards.accuracy", "no-search": 0.0051},
+        "legibility": {"needs_zoom": 0.2872, "readable_on_oracle_crop": 0.7949},
+    }
+    (tmp_path / "docs-test.json").write_text(json.dumps(report))
+    (tmp_path / "broken.json").write_text("{not json")
+    validity = load_validity(tmp_path)
+    assert list(validity) == ["docs-test"]
+    row = SimpleNamespace(
+        benchmark="docs-test", agent="heuristic", privileged=False, accuracy=0.1,
+        accuracy_low=0.05, accuracy_high=0.15, anls=0.1, exact_match=0.1, ndcg=0.5,
+        mean_steps=3.0, invalid_rate=0.0, episodes=195, git_sha="abc", date="2026-12-01",
+        report="", flag="", per_question={}, question_categories={}, categories={},
+        description="", checkpoint="", source="docs-test/heuristic.json",
+    )  # fmt: skip
+    text = render_markdown([row], None, validity)
+    assert "recall@1 0.567, recall@5 0.841" in text and "needs zoom by OCR 0.287" in text
+    assert "`no-search` floor 0.005" in text

@@ -34,7 +34,7 @@ GROUND = {
     "_version",
 }
 DATA = {"corpora", "retrieval"}
-ENV = {"env", "presets", "loading", "agent_api"}
+ENV = {"env", "crop_regions", "presets", "loading", "agent_api"}
 WRAPPERS = {"wrappers"}
 VIEWER = {"viewer"}  # episode reports and the demo app: read results files, re-render from the env
 FACE = {"__init__", "provenance"}  # the package itself (public names) and results provenance

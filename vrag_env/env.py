@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
@@ -24,6 +23,7 @@ from vrag_env.actions import (
     Search,
 )
 from vrag_env.corpora.corpus import Corpus
+from vrag_env.crop_regions import crop_region, vrag_rl_crop_region
 from vrag_env.presets import VRAGConfig, resolve_config, resolve_reward
 from vrag_env.rendering import (
     ViewTransform,
@@ -405,62 +405,20 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     def _crop(self, ep: _Episode, action: Crop) -> None:
         if ep.page is None or ep.view is None:
             raise IllegalActionError("there is no page to crop yet: search first")
-        if self.config.geometry == "vrag-rl":
-            self._crop_vrag_rl(ep, action)
-            return
-        view = ep.view
-        height, width = self.view_size
-        x1, y1, x2, y2 = action.box  # pixels of the observation image (ActionSet converts)
-        if x2 > width + 0.5 or y2 > height + 0.5:
-            raise IllegalActionError(
-                f"the box {list(action.box)} lies outside the {width}x{height} image"
-            )
-        cx1, cy1, cx2, cy2 = view.content_box
-        x1, y1, x2, y2 = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
-        if x2 - x1 < 1 or y2 - y1 < 1:
-            raise IllegalActionError(
-                f"the box {list(action.box)} covers no page content (the page occupies "
-                f"{[cx1, cy1, cx2, cy2]} of the {width}x{height} image)"
-            )
-        box = view.view_to_page((x1, y1, x2, y2))
         page = self.corpus.pages[ep.page]
-        region = _pad_box(
-            box, self.config.crop_padding, self.config.min_crop_size, page.width, page.height
-        )
-        self._show_crop(ep, region)
-
-    def _crop_vrag_rl(self, ep: _Episode, action: Crop) -> None:
-        """VRAG-RL's crop: the box, in pixels of the image last shown, onto the last full page.
-
-        As VRAG-RL's rollout does: pad the box by ``crop_pad_view_px`` in the shown image, scale it
-        by (page size / shown image size) onto the last retrieved page (even when the image shown is
-        itself a crop), pad by ``crop_pad_page_px``, truncate to ints and clip to the page. A box
-        partly outside is clipped; one that leaves nothing is illegal.
-        """
-        assert ep.page is not None and ep.view is not None
-        page = self.corpus.pages[ep.page]
-        shown_w, shown_h = ep.view.width, ep.view.height
-        pad, page_pad = self.config.crop_pad_view_px, self.config.crop_pad_page_px
-        x1, y1, x2, y2 = action.box
-        if min(action.box) < 0:
-            raise IllegalActionError(f"the box {list(action.box)} has a negative coordinate")
-        x1, y1, x2, y2 = x1 - pad, y1 - pad, x2 + pad, y2 + pad
-        mapped = (
-            int(page.width * x1 / shown_w - page_pad),
-            int(page.height * y1 / shown_h - page_pad),
-            int(page.width * x2 / shown_w + page_pad),
-            int(page.height * y2 / shown_h + page_pad),
-        )
-        region = (
-            float(max(0, mapped[0])),
-            float(max(0, mapped[1])),
-            float(min(page.width, mapped[2])),
-            float(min(page.height, mapped[3])),
-        )
-        if region[2] - region[0] < 1 or region[3] - region[1] < 1:
-            raise IllegalActionError(
-                f"the box {list(action.box)} covers nothing of the page (the image shown is "
-                f"{shown_w}x{shown_h} pixels)"
+        config = self.config
+        if config.geometry == "vrag-rl":  # VRAG-RL's mapping (vrag_env.crop_regions)
+            shown = (ep.view.width, ep.view.height)
+            pads = (config.crop_pad_view_px, config.crop_pad_page_px)
+            region = vrag_rl_crop_region(action.box, shown, (page.width, page.height), *pads)
+        else:
+            region = crop_region(
+                action.box,
+                ep.view,
+                self.view_size,
+                (page.width, page.height),
+                config.crop_padding,
+                config.min_crop_size,
             )
         self._show_crop(ep, region)
 
@@ -588,26 +546,3 @@ def _kind(action: Action) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= FEEDBACK_MAX_CHARS else text[: FEEDBACK_MAX_CHARS - 3] + "..."
-
-
-def _pad_box(box: BBox, padding: float, min_size: int, page_w: int, page_h: int) -> BBox:
-    """Pad a page-pixel box, grow it to ``min_size`` around its centre, and clip it to the page."""
-    x1, y1, x2, y2 = box
-    w, h = x2 - x1, y2 - y1
-    x1, x2 = x1 - padding * w, x2 + padding * w
-    y1, y2 = y1 - padding * h, y2 + padding * h
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    half_w = max(x2 - x1, min(min_size, page_w)) / 2
-    half_h = max(y2 - y1, min(min_size, page_h)) / 2
-    x1, x2 = cx - half_w, cx + half_w
-    y1, y2 = cy - half_h, cy + half_h
-    # Shift (not shrink) a box that sticks out of the page, then clip what is still outside.
-    x1, x2 = x1 - min(0.0, x1) - max(0.0, x2 - page_w), x2 - min(0.0, x1) - max(0.0, x2 - page_w)
-    y1, y2 = y1 - min(0.0, y1) - max(0.0, y2 - page_h), y2 - min(0.0, y1) - max(0.0, y2 - page_h)
-    x1, y1 = max(0.0, x1), max(0.0, y1)
-    x2, y2 = min(float(page_w), x2), min(float(page_h), y2)
-    if not all(
-        math.isfinite(v) for v in (x1, y1, x2, y2)
-    ):  # pragma: no cover - guarded by the parser
-        raise IllegalActionError("the crop box is not finite")
-    return (x1, y1, x2, y2)
