@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -50,15 +48,22 @@ from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 
 from .base import Agent
-from .ocr import OCRReader, TextBox, get_reader
-
-_TWO_YEARS = re.compile(
-    r"\bbetween (?P<a>(?:19|20)\d\d) and (?P<b>(?:19|20)\d\d)\b"
-    r"|\bfrom (?:Q[1-4] )?(?P<c>(?:19|20)\d\d) to (?:Q[1-4] )?(?P<d>(?:19|20)\d\d)\b"
-    r"|\bin (?P<e>(?:19|20)\d\d) than in (?P<f>(?:19|20)\d\d)\b"
+from .heuristic_text import (
+    _YEAR,
+    _clip,
+    _header_row,
+    _is_heading,
+    _is_title,
+    _overlaps,
+    _pad,
+    _segments,
 )
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+from .heuristic_text import _fix_table_ocr as _fix_table_ocr
+from .heuristic_text import _fuzzy_score as _fuzzy_score
+from .heuristic_text import difference as difference
+from .heuristic_text import split_question as split_question
+from .heuristic_views import TableChartReading
+from .ocr import OCRReader, get_reader
 
 
 @dataclass
@@ -72,7 +77,7 @@ class _Lookup:
     answer: str | None = None
 
 
-class HeuristicAgent(Agent):
+class HeuristicAgent(TableChartReading, Agent):
     """Search, read, zoom, read again, extract: a classic OCR question-answering pipeline.
 
     Args:
@@ -438,152 +443,6 @@ class HeuristicAgent(Agent):
             return None
         return region
 
-    def _table_blocks(self, image: np.ndarray, side: int) -> list[list[list[Segment]]]:
-        """The tables of a view, from the detector's boxes: runs of rows of three or more boxes.
-
-        Rows further apart than three row heights start a new table; tables of fewer than three
-        rows are dropped. Each table is a list of rows, its header row first.
-        """
-        boxes = self.reader.detect(image, side)
-        rows = [r for r in group_rows([Segment("", b) for b in boxes]) if len(r) >= 3]
-        blocks: list[list[list[Segment]]] = []
-        for row in rows:
-            prev = blocks[-1][-1] if blocks else None
-            gap = row[0].box[1] - max(s.box[3] for s in prev) if prev is not None else 0.0
-            if prev is not None and gap < 3.0 * max(s.height for s in prev):
-                blocks[-1].append(row)
-            else:
-                blocks.append([row])
-        return [b for b in blocks if len(b) >= 3]
-
-    def _table_region(
-        self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
-    ) -> BBox | None:
-        """A tight crop onto the table whose title matches the question best, or ``None``.
-
-        Small-print tables are unreadable in the page view, but their titles are not: the crop
-        holds just the table (header row to last row, full width), so the env renders it as large
-        as the view allows. ``None`` when the view shows no table, or several and no title matches.
-        """
-        blocks = self._table_blocks(image, 736)
-        if not blocks:
-            return None
-        best: tuple[float, int, float] | None = None
-        for i, block in enumerate(blocks):
-            top = min(s.box[1] for s in block[0])
-            above = [s for s in segments if s.box[3] <= top + 1 and top - s.box[3] < 4 * s.height]
-            title = max(above, key=lambda s: s.box[3], default=None)
-            score = match_score(qa, title.text) if title is not None else 0.0
-            if best is None or score > best[0]:
-                best = (score, i, title.box[0] if title is not None else 1e9)
-        assert best is not None
-        if best[0] <= 0 and len(blocks) > 1:
-            return None
-        cells = [s.box for row in blocks[best[1]] for s in row]
-        # Row labels are often too faint to be detected: the table starts where its title does.
-        margin = min((s.box[0] for s in segments), default=1e9)
-        left = min(min(c[0] for c in cells), best[2] if best[2] < 1e9 else margin)
-        box = (
-            left - 2,
-            min(c[1] for c in cells) - 2,
-            max(c[2] for c in cells) + 2,
-            max(c[3] for c in cells) + 2,
-        )
-        return _clip(box, ViewTransform.from_info(view).content_box)
-
-    def _table_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
-        """Read the cell the question asks for from a view showing a table, or ``None``.
-
-        The column is chosen by the header that best matches the question (the quarter it names,
-        else the full-year column of its year), the row by the best-matching row label. Row labels
-        are often small, light text the detector misses, so the strip left of the first value
-        column is read instead of a detected box, and matched letter-wise.
-        """
-        blocks = self._table_blocks(image, self.zoom_detect_side)
-        if not blocks:
-            return None
-        block = max(blocks, key=len)
-        boxes = [s.box for row in block for s in row]
-        left = min(b[0] for b in boxes)
-        values = [b for b in boxes if b[0] > left + 3 * (b[3] - b[1])]
-        if not values:
-            return None
-        xcut = min(b[0] for b in values) - 3
-        header = [s for s in block[0] if s.box[0] > xcut]
-        body = block[1:]
-        strips = [(left, r[-1].box[1], xcut, r[-1].box[3]) for r in body]
-        heads = self.reader.recognize(image, [s.box for s in header])
-        labels = self.reader.recognize(image, strips, min_score=0.0)
-        if not heads or not labels:
-            return None
-        col = max(heads, key=lambda t: _column_score(qa, _fix_table_ocr(t.text)))
-        if _column_score(qa, _fix_table_ocr(col.text)) <= 0:
-            return None
-        scored = [
-            (match_score(qa, t.text) + _fuzzy_score(qa, t.text), -i) for i, t in enumerate(labels)
-        ]
-        score, neg = max(scored)
-        i = -neg
-        if score <= 0:
-            if not re.search(r"\btotal\b", qa.question, re.I):
-                return None
-            i = len(body) - 1
-        row = [s for s in body[i] if s.box[0] > xcut]
-        cx = (col.box[0] + col.box[2]) / 2
-        cell = min(row, key=lambda s: abs((s.box[0] + s.box[2]) / 2 - cx), default=None)
-        if cell is None:
-            return None
-        read = self.reader.recognize(image, [cell.box])
-        found = _NUMBER.search(read[0].text.replace(" ", "")) if read else None
-        return found.group() if found else None
-
-    def _chart_answer(self, image: np.ndarray, qa: QuestionAnalysis) -> str | None:
-        """Read a chart in a zoomed view: its category axis labels and its data labels.
-
-        The category labels are the lowest row of three or more mostly alphabetic boxes; each data
-        label (a number above that row, right of the value axis) belongs to the category nearest
-        to it horizontally. A question naming a category (``in May``, ``of Diagnostics``) gets
-        that category's value; one asking for the highest or lowest gets the category whose value
-        is the largest or smallest. ``None`` when the view shows no such chart.
-        """
-        if len(self.reader.detect(image, self.zoom_detect_side)) > 40:
-            return None  # a page of text, not a chart
-        # Chart labels are small and light: detect them at a higher resolution.
-        segs = _segments(self.reader.read(image, side=self.chart_detect_side))
-        rows = group_rows(segs)
-        axis = None
-        for row in rows:
-            words = [s for s in row if re.fullmatch(r"[A-Za-z][A-Za-z &.-]*", s.text)]
-            if len(words) >= 3 and len(words) >= 0.7 * len(row):
-                axis = words
-        if axis is None:
-            return None
-        axis.sort(key=lambda s: s.box[0])
-        top = min(s.box[1] for s in axis)
-        spacing = (_cx(axis[-1]) - _cx(axis[0])) / max(1, len(axis) - 1)
-        values: dict[int, list[Segment]] = {}
-        for s in segs:
-            m = _NUMBER.fullmatch(s.text.replace(" ", ""))
-            if m is None or s.box[3] > top or _cx(s) < _cx(axis[0]) - 0.5 * spacing:
-                continue
-            k = min(range(len(axis)), key=lambda j: abs(_cx(axis[j]) - _cx(s)))
-            if abs(_cx(axis[k]) - _cx(s)) < 0.5 * spacing:
-                values.setdefault(k, []).append(s)
-        if not values:
-            return None
-        # A category the question names: its value.
-        named = [(_category_score(qa, a.text), j) for j, a in enumerate(axis)]
-        score, j = max(named)
-        if score > 0 and j in values and qa.extreme == 0:
-            return min(values[j], key=lambda s: abs(_cx(s) - _cx(axis[j]))).text
-        if qa.extreme != 0:
-            number = {j: _to_float(vs[0].text) for j, vs in values.items()}
-            number = {j: v for j, v in number.items() if v is not None}
-            if number:
-                pick = (max if qa.extreme > 0 else min)(number, key=lambda j: number[j])
-                return axis[pick].text
-        return None
-
 
 class NoZoomAgent(HeuristicAgent):
     """The ``no-zoom`` ablation: the heuristic with crops disabled (``zoom=False``).
@@ -603,207 +462,3 @@ class NoZoomAgent(HeuristicAgent):
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)
         super().__init__(action_set, zoom=False, **options)
-
-
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-def _category_score(qa: QuestionAnalysis, label: str) -> float:
-    """How well a chart's category label matches the question (a month it names, or a phrase)."""
-    low = label.lower().strip(" .")
-    if low[:3] in _MONTHS:
-        named = {m for m in _MONTHS if re.search(rf"\b{m}", qa.question.lower())}
-        return 1.0 if low[:3] in named else 0.0
-    return match_score(qa, label) + _fuzzy_score(qa, label)
-
-
-def _cx(seg: Segment) -> float:
-    return (seg.box[0] + seg.box[2]) / 2
-
-
-def _to_float(text: str) -> float | None:
-    m = _NUMBER.search(text.replace(" ", ""))
-    try:
-        return float(m.group().replace(",", "")) if m else None
-    except ValueError:
-        return None
-
-
-def _fix_table_ocr(text: str) -> str:
-    """Undo the recogniser's usual slips on small table headers (``PY 2022``, ``01`` for ``Q1``)."""
-    text = re.sub(r"\b[PF][YV]\s?((?:19|20)\d\d)\b", r"FY \1", text.strip())
-    return re.sub(r"^[0OQ]([1-4])$", r"Q\1", text)
-
-
-def _fuzzy_score(qa: QuestionAnalysis, label: str) -> float:
-    """How closely a (possibly misread) row label spells a phrase of the question, in ``[0, 1]``.
-
-    Small print is read with dropped letters and spaces (``NarthAmmerice``): the label's letters are
-    compared with every run of one to three words of the question, and the best ratio counts.
-    """
-    squashed = "".join(re.findall(r"[a-z]", label.lower()))
-    if len(squashed) < 2:
-        return 0.0
-    words = re.findall(r"[a-z]+", qa.question.lower())
-    best = 0.0
-    for i in range(len(words)):
-        for n in (1, 2, 3):
-            span = words[i : i + n]
-            if len(span) < n or all(w in _VAGUE for w in span):
-                continue
-            best = max(best, SequenceMatcher(None, squashed, "".join(span)).ratio())
-    return best if best >= 0.5 else 0.0
-
-
-_VAGUE = {
-    "a",
-    "an",
-    "and",
-    "the",
-    "of",
-    "in",
-    "on",
-    "for",
-    "to",
-    "by",
-    "did",
-    "was",
-    "what",
-    "were",
-    "how",
-    "much",
-    "many",
-    "which",
-    "full",
-    "year",
-    "according",
-    "report",
-    "annual",
-    "group",
-    "revenue",
-    "million",
-    "usd",
-    "expenses",
-    "quarter",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "from",
-    "that",
-    "this",
-    "with",
-    "its",
-    "s",
-    "q",
-    "fy",
-    "spend",
-    "spent",
-    "contribute",
-}
-
-
-def _column_score(qa: QuestionAnalysis, header: str) -> float:
-    """How well a table column header fits the question: its quarter, else its year's full year."""
-    score = match_score(qa, header)
-    quarters = [t for t in qa.terms if re.fullmatch(r"q[1-4]", t)]
-    if not quarters and re.match(r"FY", header):
-        years = [t for t in qa.terms if _YEAR.fullmatch(t)]
-        if any(y in header for y in years):
-            score += 1.0
-    return score
-
-
-def _is_heading(rows: list[list[Segment]], i: int) -> bool:
-    """Row ``i`` is a short line on its own, not followed by more lines of its paragraph."""
-    row = rows[i]
-    if len(row) != 1 or len(row[0].text.split()) > 10:
-        return False
-    seg = row[0]
-    below = rows[i + 1] if i + 1 < len(rows) else []
-    in_paragraph = (
-        len(below) == 1
-        and below[0].box[1] - seg.box[3] < 0.6 * seg.height
-        and below[0].box[2] - below[0].box[0] > 0.5 * (seg.box[2] - seg.box[0])
-    )
-    return not in_paragraph
-
-
-def _is_title(rows: list[list[Segment]], i: int) -> bool:
-    """A one-segment row that starts a block: clearly separated from the row above it."""
-    seg = rows[i][0]
-    return seg.box[1] - max(s.box[3] for s in rows[i - 1]) > 0.5 * seg.height
-
-
-def _overlaps(a: BBox, b: BBox) -> bool:
-    return min(a[2], b[2]) - max(a[0], b[0]) > 0.3 * min(a[2] - a[0], b[2] - b[0])
-
-
-def _segments(read: list[TextBox]) -> list[Segment]:
-    return [Segment(t.text.strip(), t.box) for t in read if t.text.strip()]
-
-
-def _header_row(rows: list[list[Segment]], r: int) -> list[Segment]:
-    """The first multi-cell row of the table block that row ``r`` belongs to."""
-    header = rows[r]
-    for i in range(r - 1, -1, -1):
-        row = rows[i]
-        if len(row) < 3 or rows[i + 1][0].box[1] - max(s.box[3] for s in row) > 1.5 * row[0].height:
-            break
-        header = row
-    return header[1:] if header is not rows[r] else []
-
-
-def _pad(box: BBox, dx: float, dy: float, below: float | None = None) -> BBox:
-    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + (dy if below is None else below))
-
-
-def _clip(box: BBox, bounds: BBox) -> BBox:
-    x1, y1 = max(bounds[0], box[0]), max(bounds[1], box[1])
-    x2, y2 = min(bounds[2], box[2]), min(bounds[3], box[3])
-    if x2 - x1 < 2 or y2 - y1 < 2:
-        return bounds
-    return (float(np.floor(x1)), float(np.floor(y1)), float(np.ceil(x2)), float(np.ceil(y2)))
-
-
-# ---------------------------------------------------------------------- two-year questions
-
-
-def split_question(question: str) -> list[str]:
-    """Split a question about a change between two years into one look-up per year.
-
-    Example:
-        >>> split_question("By how much did Aurora's free cash flow change from 2021 to 2023?")
-        ["By how much did Aurora's free cash flow change in 2021?", "By how much did Aurora's free cash flow change in 2023?"]
-        >>> split_question("What was Aurora's revenue in 2022?")
-        ["What was Aurora's revenue in 2022?"]
-    """
-    m = _TWO_YEARS.search(question)
-    if m is None:
-        return [question]
-    groups = [g for g in m.groups() if g]
-    if len(groups) != 2:
-        return [question]
-    first, second = groups
-    if m.group("e"):  # "... in 2023 than in 2021": the change is the first year minus the second
-        first, second = second, first
-    return [question[: m.start()] + f"in {year}" + question[m.end() :] for year in (first, second)]
-
-
-def difference(before: str, after: str) -> str | None:
-    """``after - before`` for two printed numbers, with the decimals of the inputs.
-
-    Example:
-        >>> difference("1,204.5", "1,250.0"), difference("12.5%", "10.1%")
-        ('45.5', '-2.4')
-    """
-    a, b = _NUMBER.search(before.replace(" ", "")), _NUMBER.search(after.replace(" ", ""))
-    if a is None or b is None:
-        return None
-    try:
-        x, y = Decimal(a.group().replace(",", "")), Decimal(b.group().replace(",", ""))
-    except InvalidOperation:
-        return None
-    places = max(-x.as_tuple().exponent, -y.as_tuple().exponent, 0)  # type: ignore[operator]
-    value = y - x
-    return f"{value:,.{places}f}"

@@ -69,11 +69,13 @@ def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
     guess_from_question = load_entry_point("agents.no_search:guess_from_question")
     name, metric = accuracy_metric()
     train = [(q.question, q.answers[0]) for q in corpus.split("train")]
+    acc_blind = sum(metric(guess_from_question(q.question), q.answers) for q in queries)
+    n = max(1, len(queries))
+    if not train:  # no training split (the real-document track): the prior floor is not defined
+        return {"metric": name, "prior": None, "no-search": round(acc_blind / n, 4)}
     prior = prior_cls.__new__(prior_cls)
     prior_cls.__init__(prior, None, train)  # type: ignore[arg-type] # no env: answers only
     acc_prior = sum(metric(prior.guess(q.question), q.answers) for q in queries)
-    acc_blind = sum(metric(guess_from_question(q.question), q.answers) for q in queries)
-    n = max(1, len(queries))
     return {
         "metric": name,
         "prior": round(acc_prior / n, 4),
