@@ -112,14 +112,21 @@ def _agent_args(agent: str, policy: str | None) -> tuple[str, dict[str, Any]]:
 
 def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """Evaluate each agent on each benchmark of ``args.benchmark`` (see :func:`run_benchmark`)."""
+    from vrag_env.provenance import provenance
+
+    # Read once, before anything is written: every results file of the run records the same
+    # (clean) checkout, although earlier benchmarks' files change the tree.
+    prov = provenance()
     names = [args.benchmark] if isinstance(args.benchmark, str) else list(args.benchmark)
     report: list[tuple[str, str, float]] = []
     for name in names:
-        report += run_benchmark(argparse.Namespace(**{**vars(args), "benchmark": name}))
+        report += run_benchmark(argparse.Namespace(**{**vars(args), "benchmark": name}), prov)
     return report
 
 
-def run_benchmark(args: argparse.Namespace) -> list[tuple[str, str, float]]:
+def run_benchmark(
+    args: argparse.Namespace, prov: dict[str, Any] | None = None
+) -> list[tuple[str, str, float]]:
     """Evaluate each agent on one benchmark; returns ``(agent, status, seconds)`` per agent.
 
     With ``--jobs N`` (N > 1) up to N agents run at once, each in its own process; every agent's
@@ -131,7 +138,8 @@ def run_benchmark(args: argparse.Namespace) -> list[tuple[str, str, float]]:
 
     from .specs import get_benchmark, with_limit
 
-    prov = provenance()  # read before writing anything: the results written below are tracked
+    if prov is None:
+        prov = provenance()  # read before writing anything: the results written below are tracked
 
     benchmark = get_benchmark(args.benchmark)
     if args.quick:

@@ -313,3 +313,40 @@ def test_leaderboard_rows_link_to_their_episode_reports(tmp_path: Path, real_res
         f.unlink()
     write_leaderboard(results_dir, out, png=False)
     assert "[`oracle`](" not in (out / MARKDOWN_NAME).read_text()
+
+
+def test_leaderboard_reads_provenance_once_for_all_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results of a later benchmark must not see the tree dirtied by an earlier one's files."""
+    import vrag_env.provenance as prov_module
+    from vrag_env.cli import main
+
+    real = prov_module.provenance
+    calls: list[int] = []
+
+    def counting() -> dict:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(prov_module, "provenance", counting)
+    args = [
+        "leaderboard",
+        "--benchmark",
+        "synth-tiny",
+        "synth-tiny",
+        "--quick",
+        "--agents",
+        "random",
+    ]
+    out = [
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--out-dir",
+        str(tmp_path),
+        "--quiet",
+        "--jobs",
+        "1",
+    ]
+    assert main([*args, *out, "--no-png", "--no-reports"]) == 0
+    assert len(calls) == 1
