@@ -27,7 +27,6 @@ beat, reported on the leaderboard as ``ppo-untrained``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -36,18 +35,11 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from vrag_env.agent_api import EnvDescription, PrivilegedChannel, describe_env
+from vrag_env.corpora.verify import sha256_file
 
 from .base import Agent
 
 logger = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _refuse_policy_inside_a_corpus(path: Path) -> None:
@@ -120,7 +112,7 @@ class PPOAgent(Agent):
         else:
             self.policy_path = self._resolve(policy, train_if_missing)
             self.model = self._load(self.policy_path)
-            self.checkpoint_sha256 = _sha256(self.policy_path)
+            self.checkpoint_sha256 = sha256_file(self.policy_path)
         self._started = False
 
     @classmethod

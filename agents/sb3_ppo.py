@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vrag_env.corpora.verify import sha256_file
+
 if __package__ in (None, ""):  # `python agents/sb3_ppo.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -310,7 +312,7 @@ def train(args: Args) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path))
     meta = {
-        "checkpoint_sha256": _sha256(path),
+        "checkpoint_sha256": sha256_file(path),
         "privileged": args.candidates == "text-layer",
         "args": dataclasses.asdict(args),
         "trained_timesteps": 0 if args.untrained else int(model.num_timesteps),
@@ -327,17 +329,6 @@ def train(args: Args) -> Path:
         f"policy saved to {path} (trained {meta['trained_timesteps']} steps in {train_seconds:.0f} s)"
     )
     return path
-
-
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file (the saved policy)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

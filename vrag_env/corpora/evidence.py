@@ -6,6 +6,7 @@ Ingestion attaches an :class:`~vrag_env.types.Evidence` box to each query's refe
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -181,20 +182,7 @@ def attach_evidence(
             for e in (find_evidence(q.answers, p, words_of(p)) for p in q.reference_pages)
             if e is not None
         )
-        out.append(
-            Query(
-                uid=q.uid,
-                question=q.question,
-                answers=q.answers,
-                reference_pages=q.reference_pages,
-                split=q.split,
-                source_type=q.source_type,
-                query_type=q.query_type,
-                evidence=evidence,
-                small_print=q.small_print,
-                meta=q.meta,
-            )
-        )
+        out.append(dataclasses.replace(q, evidence=evidence))
     return out
 
 
@@ -224,14 +212,8 @@ def explicit_evidence(queries: Sequence[Query], dpi: int) -> list[Query]:
         if raw is not None:
             evidence = tuple(_explicit(q, e, i, dpi) for i, e in enumerate(_entries(q, raw)))
         out.append(
-            Query(
-                uid=q.uid,
-                question=q.question,
-                answers=q.answers,
-                reference_pages=q.reference_pages,
-                split=q.split,
-                source_type=q.source_type,
-                query_type=q.query_type,
+            dataclasses.replace(
+                q,
                 evidence=evidence,
                 small_print=labels.get("small_print", q.small_print),
                 needs_zoom=labels.get("needs_zoom", q.needs_zoom),
