@@ -25,8 +25,7 @@ from vrag_env._entry_points import load_entry_point
 from vrag_env.provenance import provenance
 
 from .eval_spec import EvalSpec
-from .runner import _agent_metadata, _spec_fingerprint, run_episode, select_questions
-from .summary import summarize
+from .runner import _agent_metadata, results_document, run_episode, select_questions
 
 if TYPE_CHECKING:
     from agents.base import Agent
@@ -220,26 +219,18 @@ def evaluate_parallel(
     records = [r for part in parts for r in part["records"]]
     first = parts[0]
     elapsed = time.perf_counter() - t0
-    return {
-        "metadata": {
-            **(provenance_record or provenance()),
-            "benchmark": spec.name,
-            "env_id": spec.env_id,
-            "env_kwargs": spec.env_kwargs,
-            "env_spec": first["env_spec"],
-            "seed": spec.seed,
-            "episodes": len(records),
-            "spec_fingerprint": _spec_fingerprint(spec),
-            "agent": first["agent"],
-            **first["agent_metadata"],
-        },
-        "summary": summarize(records),
-        "episodes": records,
-        "timing": {
+    return results_document(
+        spec,
+        records,
+        first["env_spec"],
+        first["agent"],
+        first["agent_metadata"],
+        provenance_record or provenance(),
+        {
             "setup_seconds": 0.0,
             "total_seconds": round(elapsed, 3),
             "seconds_per_episode": round(elapsed / max(1, len(records)), 4),
             "workers": len(chunks),
             "backend": "ray" if use_ray else "processes",
         },
-    }
+    )

@@ -221,26 +221,51 @@ def evaluate(
     finally:
         env.close()
     elapsed = time.perf_counter() - t0
-    return {
-        "metadata": {
-            **(provenance_record or provenance()),
-            "benchmark": spec.name,
-            "env_id": spec.env_id,
-            "env_kwargs": spec.env_kwargs,
-            "env_spec": json.loads(spec_json) if spec_json else None,
-            "seed": spec.seed,
-            "episodes": len(records),
-            "spec_fingerprint": _spec_fingerprint(spec),
-            "agent": {"name": agent.name, "spec": agent_spec, "config": agent.config()},
-            **_agent_metadata(agent),
-        },
-        "summary": summarize(records),
-        "episodes": records,
-        "timing": {
+    return results_document(
+        spec,
+        records,
+        json.loads(spec_json) if spec_json else None,
+        {"name": agent.name, "spec": agent_spec, "config": agent.config()},
+        _agent_metadata(agent),
+        provenance_record or provenance(),
+        {
             "setup_seconds": round(t_setup, 3),
             "total_seconds": round(elapsed, 3),
             "seconds_per_episode": round((elapsed - t_setup) / max(1, len(records)), 4),
         },
+    )
+
+
+def results_document(
+    spec: EvalSpec,
+    records: list[dict[str, Any]],
+    env_spec: Any,
+    agent: dict[str, Any],
+    agent_metadata: dict[str, Any],
+    provenance_record: dict[str, Any],
+    timing: dict[str, Any],
+) -> dict[str, Any]:
+    """The results object of an evaluation: metadata, summary, episodes and timing.
+
+    One place for both :func:`evaluate` and the parallel runner, so their files differ only in
+    ``timing``.
+    """
+    return {
+        "metadata": {
+            **provenance_record,
+            "benchmark": spec.name,
+            "env_id": spec.env_id,
+            "env_kwargs": spec.env_kwargs,
+            "env_spec": env_spec,
+            "seed": spec.seed,
+            "episodes": len(records),
+            "spec_fingerprint": _spec_fingerprint(spec),
+            "agent": agent,
+            **agent_metadata,
+        },
+        "summary": summarize(records),
+        "episodes": records,
+        "timing": timing,
     }
 
 
