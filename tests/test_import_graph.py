@@ -34,8 +34,8 @@ GROUND = {
     "_version",
 }
 DATA = {"corpora", "retrieval"}
-ENV = {"env", "crop_regions", "presets", "loading", "agent_api"}
-WRAPPERS = {"wrappers"}
+ENV = {"env", "episode_state", "crop_regions", "presets", "loading", "agent_api"}
+WRAPPERS = {"wrappers", "view_ocr", "described_env"}
 VIEWER = {"viewer"}  # episode reports and the demo app: read results files, re-render from the env
 FACE = {"__init__", "provenance"}  # the package itself (public names) and results provenance
 COMMANDS = {"commands", "cli"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -24,6 +22,7 @@ from vrag_env.actions import (
 )
 from vrag_env.corpora.corpus import Corpus
 from vrag_env.crop_regions import crop_region, vrag_rl_crop_region
+from vrag_env.episode_state import EpisodeState, episode_ansi, episode_info, opaque_page_id
 from vrag_env.presets import VRAGConfig, resolve_config, resolve_reward
 from vrag_env.rendering import (
     ViewTransform,
@@ -37,27 +36,6 @@ from vrag_env.types import BBox, PageId, Query
 
 FEEDBACK_MAX_CHARS = 2048
 _NO_PAGE_COLOR = (128, 128, 128)
-
-
-@dataclass
-class _Episode:
-    """Mutable per-episode state (everything ``reset`` clears)."""
-
-    query: Query
-    shown: list[PageId] = field(default_factory=list)
-    page: PageId | None = None
-    view: ViewTransform | None = None
-    last_crop: BBox | None = None
-    steps: int = 0
-    searches: int = 0
-    crops: int = 0
-    invalid: int = 0
-    prediction: str | None = None
-    done: bool = False
-    feedback: str = ""
-    action_kind: str | None = None
-    action_error: str | None = None
-    score: dict[str, float] | None = None
 
 
 class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
@@ -147,7 +125,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
     Gold answers and reference pages never appear before the episode ends.
 
     Page ids in ``info`` are *opaque*, for every corpus: ``"p"`` and the first 10 hex digits of
-    ``sha1(corpus checksum + ":" + page id)`` (:func:`opaque_page_id`). A corpus page id such as
+    ``sha1(corpus checksum + ":" + page id)`` (:func:`~vrag_env.episode_state.opaque_page_id`). A corpus page id such as
     ``meridian-annual-report-2020_3`` names the company, the year and the page's role, which an
     agent must find by searching, not read off ``info``. The ids are stable for a corpus and
     differ between corpora. The harness maps them back with :meth:`VRAGEnv.real_page_id` (results
@@ -243,7 +221,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             raise ValueError(f"two pages of corpus {self.corpus.root} share an opaque id")
         self._blank = np.full((height, width, 3), _NO_PAGE_COLOR, np.uint8)
         self._image = self._blank
-        self._ep: _Episode | None = None
+        self._ep: EpisodeState | None = None
 
     # ------------------------------------------------------------------ Gym API
 
@@ -258,7 +236,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         """
         super().reset(seed=seed)
         query = self._pick_question(options)
-        self._ep = _Episode(query=query, feedback="No page shown yet: search to retrieve one.")
+        self._ep = EpisodeState(query=query, feedback="No page shown yet: search to retrieve one.")
         self._image = self._blank
         return self._get_obs(), self._get_info()
 
@@ -361,7 +339,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
 
     # ------------------------------------------------------------------ actions
 
-    def _apply(self, ep: _Episode, action: Action) -> None:
+    def _apply(self, ep: EpisodeState, action: Action) -> None:
         if isinstance(action, Search):
             self._search(ep, action.query)
         elif isinstance(action, Crop):
@@ -372,7 +350,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             ep.done = True
             ep.feedback = "Answer submitted."
 
-    def _search(self, ep: _Episode, query: str) -> None:
+    def _search(self, ep: EpisodeState, query: str) -> None:
         limit = self.config.max_searches
         if limit is not None and ep.searches >= limit:
             raise IllegalActionError(
@@ -402,7 +380,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             f"(result {len(ep.shown)} of this episode)."
         )
 
-    def _crop(self, ep: _Episode, action: Crop) -> None:
+    def _crop(self, ep: EpisodeState, action: Crop) -> None:
         if ep.page is None or ep.view is None:
             raise IllegalActionError("there is no page to crop yet: search first")
         page = self.corpus.pages[ep.page]
@@ -422,7 +400,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
             )
         self._show_crop(ep, region)
 
-    def _show_crop(self, ep: _Episode, region: BBox) -> None:
+    def _show_crop(self, ep: EpisodeState, region: BBox) -> None:
         assert ep.page is not None
         page = self.corpus.pages[ep.page]
         ep.crops += 1
@@ -464,7 +442,7 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
                 return self.corpus.queries[uid]
         return self.questions[int(self.np_random.integers(len(self.questions)))]
 
-    def _require_episode(self) -> _Episode:
+    def _require_episode(self) -> EpisodeState:
         if self._ep is None:
             raise ResetNeeded("call reset() first")
         return self._ep
@@ -478,34 +456,9 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         }
 
     def _get_info(self) -> dict[str, Any]:
-        ep = self._require_episode()
-        info: dict[str, Any] = {
-            "question_id": ep.query.uid,
-            "split": ep.query.split,
-            "step": ep.steps,
-            "action_kind": ep.action_kind,
-            "action_error": ep.action_error,
-            "current_page": None if ep.page is None else self._shown_ids[ep.page],
-            "retrieved_pages": [self._shown_ids[p] for p in ep.shown],
-            "view": {} if ep.view is None else ep.view.to_json(),
-            "num_searches": ep.searches,
-            "num_crops": ep.crops,
-            "invalid_actions": ep.invalid,
-            # Same keys and types on every step (vector envs merge infos key by key); the outcome
-            # is filled in on termination only.
-            "score": {},
-            "prediction": None,
-            "answers": [],
-            "reference_pages": [],
-        }
-        if ep.done and ep.score is not None:
-            info["score"] = {k: float(v) for k, v in ep.score.items()}
-            info["prediction"] = ep.prediction
-            info["answers"] = list(ep.query.answers)
-            info["reference_pages"] = [self._shown_ids.get(p, p) for p in ep.query.reference_pages]
-        return info
+        return episode_info(self._require_episode(), self._shown_ids)
 
-    def _render_rgb(self, ep: _Episode) -> np.ndarray:
+    def _render_rgb(self, ep: EpisodeState) -> np.ndarray:
         if ep.page is None or ep.view is None:
             return np.concatenate([self._blank, self._blank], axis=1)
         page = self.corpus.page_image(ep.page).copy()
@@ -514,24 +467,8 @@ class VRAGEnv(gym.Env[dict[str, Any], str], EzPickle):
         left = render_view(page, full, self.view_size)
         return np.concatenate([left, self._image], axis=1)
 
-    def _render_ansi(self, ep: _Episode) -> str:
-        region = "-" if ep.view is None else ", ".join(f"{v:.0f}" for v in ep.view.region)
-        return (
-            f"question: {ep.query.question}\n"
-            f"step {ep.steps} | page {ep.page or '-'} | region [{region}] | "
-            f"searches {ep.searches} crops {ep.crops} invalid {ep.invalid}\n"
-            f"feedback: {ep.feedback}\n"
-        )
-
-
-def opaque_page_id(corpus_checksum: str, page_id: PageId) -> str:
-    """The id under which ``info`` shows page ``page_id`` of the corpus with this checksum.
-
-    >>> opaque_page_id("0" * 64, "meridian-annual-report-2020_3")[:1]
-    'p'
-    """
-    digest = hashlib.sha1(f"{corpus_checksum}:{page_id}".encode(), usedforsecurity=False)
-    return "p" + digest.hexdigest()[:10]
+    def _render_ansi(self, ep: EpisodeState) -> str:
+        return episode_ansi(ep)
 
 
 def _action_space(action_set: ActionSet) -> gym.Space[str]:

@@ -35,9 +35,7 @@ a learned policy).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -46,6 +44,7 @@ import numpy as np
 from gymnasium import spaces
 
 from vrag_env.actions import Answer, Crop, Search
+from vrag_env.described_env import DescribedEnv
 from vrag_env.reading import (
     ANSWER_KINDS,
     CANDIDATE_FEATURES,
@@ -59,6 +58,20 @@ from vrag_env.reading import (
 )
 from vrag_env.rendering import LEGIBLE_PX, ViewTransform
 from vrag_env.types import BBox
+from vrag_env.view_ocr import OCR_CACHE_SIZE, ocr_view
+
+__all__ = [
+    "CANDIDATE_SOURCES",
+    "GRID",
+    "IMAGE_SIZE",
+    "NUM_CANDIDATES",
+    "OCR_CACHE_SIZE",
+    "DescribedEnv",
+    "MacroAction",
+    "MacroActionWrapper",
+    "macro_actions",
+    "ocr_view",
+]
 
 # ---------------------------------------------------------------------------------------------
 # The SB3 wrapper
@@ -76,9 +89,6 @@ IMAGE_SIZE = 64
 
 CANDIDATE_SOURCES = ("ocr", "text-layer")
 """Readers of :class:`MacroActionWrapper` (``candidates=``); ``"text-layer"`` is privileged."""
-
-OCR_CACHE_SIZE = 4096
-"""View images whose OCR words are kept per process (a view image is OCR'd once)."""
 
 _KINDS = ("none", "search", "crop", "answer", "invalid")
 _EXPECTS = ("any", *ANSWER_KINDS)
@@ -444,73 +454,7 @@ def _downscale(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(pil.resize((size, size), Image.Resampling.BOX), np.uint8)
 
 
-_OCR_CACHE: OrderedDict[str, list[tuple[str, BBox]]] = OrderedDict()
-
-
-def ocr_view(image: np.ndarray) -> list[tuple[str, BBox]]:
-    """RapidOCR words of a view image, ``(text, box)`` in view-image pixels, cached per image.
-
-    Args:
-        image: An RGB ``(H, W, 3)`` uint8 view image (the env's ``image`` observation).
-
-    Returns:
-        The words read, in reading order; a blank image gives none.
-    """
-    from PIL import Image
-
-    from vrag_env.corpora.ocr import ocr_image
-
-    array = np.ascontiguousarray(image, dtype=np.uint8)
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(array.shape).encode())
-    digest.update(array.tobytes())
-    key = digest.hexdigest()
-    cached = _OCR_CACHE.get(key)
-    if cached is not None:
-        _OCR_CACHE.move_to_end(key)
-        return list(cached)
-    if array.min() == array.max():  # a blank view (before the first search): nothing to read
-        words: list[tuple[str, BBox]] = []
-    else:
-        words = [(w.text, w.box) for w in ocr_image(Image.fromarray(array), max_side=None)]
-    _OCR_CACHE[key] = words
-    while len(_OCR_CACHE) > OCR_CACHE_SIZE:
-        _OCR_CACHE.popitem(last=False)
-    return list(words)
-
-
 def _view_of(info: dict[str, Any]) -> ViewTransform | None:
     """The current view's transform from ``info["view"]`` (``None`` before the first page)."""
     view = info.get("view")
     return ViewTransform.from_info(view) if view else None
-
-
-class DescribedEnv(gym.Env[dict[str, Any], str]):
-    """An env that only describes: the spaces and action set of an :class:`EnvDescription`.
-
-    Agents built from a description (no env) use it to hold a :class:`MacroActionWrapper` that
-    observes ``(observation, info)`` and translates macro-actions, without ever stepping it.
-
-    Args:
-        description: The env's public description (:func:`vrag_env.agent_api.describe_env`).
-    """
-
-    def __init__(self, description: Any) -> None:
-        self.action_set = description.action_set
-        self.observation_space = description.observation_space
-        self.action_space = description.action_space
-        self.max_steps = description.max_steps
-
-    def step(self, action: str) -> Any:
-        """Refused: this env only describes the real one."""
-        raise RuntimeError(
-            "DescribedEnv only describes an env; step the real env and pass (observation, info) "
-            "to MacroActionWrapper.observe"
-        )
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
-        """Refused: this env only describes the real one."""
-        raise RuntimeError(
-            "DescribedEnv only describes an env; reset the real env and call "
-            "MacroActionWrapper.start_episode"
-        )
