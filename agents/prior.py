@@ -44,6 +44,8 @@ class PriorAgent(Agent):
     Args:
         action_set: The env's action set (to format the answer).
         train: ``(question, answer)`` pairs of the train split.
+        train_split: The split ``train`` came from (recorded; a corpus without a train split,
+            such as the real-document track, lends its public tuning split, ``"val"``).
         min_df: A word belongs to the signature when at least this many train questions use it.
         k: Neighbours consulted when no train question shares the signature.
     """
@@ -51,7 +53,7 @@ class PriorAgent(Agent):
     name = "prior"
     description = (
         "floor: the most frequent train-split answer for the question's template and entity, "
-        "without any env step"
+        "without any env step (real-document track: from its docs-dev tuning split)"
     )
     uses_training_data: ClassVar[bool] = True
     """:func:`agents.registry.make_agent` passes the train split as ``training_data``."""
@@ -62,8 +64,10 @@ class PriorAgent(Agent):
         train: Sequence[tuple[str, str]],
         min_df: int = 5,
         k: int = 15,
+        train_split: str = "train",
     ) -> None:
         self.action_set = action_set
+        self.train_split = train_split
         self.min_df = min_df
         self.k = k
         self.train = [(frozenset(tokens(q)), a) for q, a in train]
@@ -117,7 +121,8 @@ class PriorAgent(Agent):
         """Settings; the agent reads the train split only and never looks at a page."""
         return {
             "privileged": False,
-            "reads": "train split",
+            "reads": f"{self.train_split} split",
+            "train_split": self.train_split,
             "min_df": self.min_df,
             "k": self.k,
             "train_questions": len(self.train),

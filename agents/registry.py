@@ -57,7 +57,8 @@ def make_agent(spec: str | type[Agent], env: gym.Env[Any, Any], **options: Any) 
     The agent gets the env's :class:`EnvDescription`; a class with ``privileged = True`` gets a
     :class:`PrivilegedChannel` as well (``cls.from_privileged(description, channel, **options)``);
     a class with ``uses_training_data = True`` gets ``training_data``, the ``(question, answer)``
-    pairs of the corpus's train split, unless ``options`` already has it.
+    pairs of the corpus's train split (or of ``options["train_split"]``), unless ``options``
+    already has it.
 
     Raises:
         ValueError: For an unknown agent name.
@@ -69,7 +70,7 @@ def make_agent(spec: str | type[Agent], env: gym.Env[Any, Any], **options: Any) 
     if cls.privileged:
         return cls.from_privileged(description, PrivilegedChannel(env), **options)
     if getattr(cls, "uses_training_data", False) and options.get("training_data") is None:
-        options["training_data"] = training_data(env)
+        options["training_data"] = training_data(env, str(options.get("train_split", "train")))
     try:
         return cls.from_env(description, **options)
     except AttributeError as exc:

@@ -3,7 +3,7 @@
 On a fresh machine this builds the corpora (first use), runs every baseline that can run here
 (``random``, ``oracle``, ``heuristic``, ``no-zoom``, ``scripted``, ``prior``, ``no-search`` and
 ``ppo``; PPO loads the committed policy, and trains one with the small default budget when none is
-there; ``prior`` only where the corpus has a training split), writes
+there; ``prior`` learns from the train split, on ``docs-test`` from the track's tuning split), writes
 ``results/<benchmark>/<agent>.json`` for each, and regenerates ``LEADERBOARD.md``, ``leaderboard.csv`` and ``leaderboard.png`` from *every*
 results file present, so results of your own agents (``vrag eval --benchmark synth-test --agent
 my_pkg:MyAgent``) appear too. ``--skip-run`` only regenerates.
@@ -34,7 +34,12 @@ DEFAULT_BENCHMARKS = ("synth-test", "docs-test")
 """The leaderboard's tracks: the synthetic benchmark and the real-document track."""
 
 NEEDS_TRAINING_SPLIT = ("prior",)
-"""Agents that learn from the corpus's train split; skipped where the corpus has none (docs-test)."""
+"""Agents that learn from the corpus's train split (see :data:`TRAINING_SPLIT`)."""
+
+TRAINING_SPLIT: dict[str, str] = {"realdocs": "val"}
+"""The split a training-data agent learns from, per corpus folder name; ``"train"`` otherwise. The
+real-document track has no train split: its public tuning split (``docs-dev``, ``val``) is the
+strongest statistics a guesser may have there, and no ``docs-test`` question is in it."""
 
 QUICK_EPISODES = 60
 """Episodes per agent with ``--quick`` (results go to ``results/<benchmark>-quick/``)."""
@@ -152,8 +157,10 @@ def run_benchmark(
     report: list[tuple[str, str, float]] = []
     todo = []
     synthetic = benchmark.corpus.synthetic is not None
+    corpus_name = str(benchmark.env_kwargs.get("corpus", ""))
     for agent in args.agents:
-        if agent in NEEDS_TRAINING_SPLIT and not synthetic:
+        train_split = "train" if synthetic else TRAINING_SPLIT.get(corpus_name)
+        if agent in NEEDS_TRAINING_SPLIT and train_split is None:
             tqdm.write(f"skipping {agent} on {benchmark.name}: its corpus has no training split")
             report.append((agent, "skipped (no training split)", 0.0))
             continue
@@ -163,6 +170,8 @@ def run_benchmark(
             report.append((agent, "skipped (missing " + ", ".join(missing) + ")", 0.0))
             continue
         name, options = _agent_args(agent, args.policy)
+        if agent in NEEDS_TRAINING_SPLIT and train_split != "train":
+            options["train_split"] = train_split
         todo.append((name, options))
     out_dir = Path(args.results_dir) / benchmark.name
     jobs = max(1, min(int(getattr(args, "jobs", 1) or 1), len(todo) or 1))

@@ -43,6 +43,20 @@ def test_prior_reads_only_the_train_split(env: gym.Env[Any, Any]) -> None:
     assert memorised > 0.2, memorised
 
 
+def test_prior_learns_from_another_split_when_asked(env: gym.Env[Any, Any]) -> None:
+    # The real-document track has no train split: the leaderboard lends the prior its tuning split.
+    agent = make_agent("prior", env, train_split="val")
+    assert isinstance(agent, PriorAgent)
+    corpus = env.unwrapped.corpus  # type: ignore[attr-defined]
+    val = corpus.split("val")
+    assert agent.config()["train_split"] == "val"
+    assert agent.config()["train_questions"] == len(val)
+    memorised = sum(exact_match(agent.guess(q.question), q.answers) for q in val) / len(val)
+    assert memorised > 0.2, memorised
+    with pytest.raises(ValueError, match="no answered question in split 'nope'"):
+        make_agent("prior", env, train_split="nope")
+
+
 def test_floors_fail_on_test_companies(env: gym.Env[Any, Any]) -> None:
     # The split is by company: nothing learnt from train predicts a test answer.
     agent = make_agent("prior", env)
