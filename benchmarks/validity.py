@@ -14,7 +14,8 @@ Prints and saves (JSON, and a PNG next to it) on the benchmark's questions:
 * BM25 recall@1 and recall@5 with the question as the query (mean over questions; a two-page
   question counts each page as half);
 * the multi-hop share;
-* the floors' accuracy: ``prior`` (train-split statistics) and ``no-search`` (question text alone).
+* the floors' accuracy: ``prior`` (train-split statistics; on a corpus without a train split, its val
+  questions that are not asked) and ``no-search`` (question text alone).
   Both answer at step 1 without looking at a page, so their answers are computed directly.
 
 ``--write-labels`` stores the measured ``needs_zoom`` labels in the package
@@ -68,10 +69,19 @@ def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
     prior_cls = load_entry_point("agents.prior:PriorAgent")
     guess_from_question = load_entry_point("agents.no_search:guess_from_question")
     name, metric = accuracy_metric()
-    train = [(q.question, q.answers[0]) for q in corpus.split("train")]
+    train_split = "train"
+    train = [(q.question, q.answers[0]) for q in corpus.split("train") if q.answers]
+    if not train:  # the real-document track: its tuning split, as `vrag leaderboard` does
+        asked = {q.uid for q in queries}
+        train_split = "val"
+        train = [
+            (q.question, q.answers[0])
+            for q in corpus.split("val")
+            if q.answers and q.uid not in asked
+        ]
     acc_blind = sum(metric(guess_from_question(q.question), q.answers) for q in queries)
     n = max(1, len(queries))
-    if not train:  # no training split (the real-document track): the prior floor is not defined
+    if not train:  # nothing to learn from that is not asked: the prior floor is not defined
         return {"metric": name, "prior": None, "no-search": round(acc_blind / n, 4)}
     prior = prior_cls.__new__(prior_cls)
     prior_cls.__init__(prior, None, train)  # type: ignore[arg-type] # no env: answers only
@@ -79,6 +89,7 @@ def floors(corpus: Corpus, queries: Sequence[Query]) -> dict[str, Any]:
     return {
         "metric": name,
         "prior": round(acc_prior / n, 4),
+        "prior_train_split": train_split,
         "no-search": round(acc_blind / n, 4),
     }
 
