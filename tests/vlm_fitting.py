@@ -98,7 +98,8 @@ def fit_replies(
     """Fit the output layer of the checkpoint at ``model_dir`` so that it greedily writes ``replies``.
 
     The features before every reply token (teacher forcing, reply tokens up to ``<|im_end|>``) are
-    taken from one forward pass with the output layer's input hooked; the layer is then fitted by
+    taken from one forward pass per conversation, unpadded as a server runs it, with the output
+    layer's input hooked; the layer is then fitted by
     cross-entropy (a convex problem) until every reply token wins by ``margin`` logits.
 
     Args:
@@ -117,28 +118,24 @@ def fit_replies(
 
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir).eval()
-    prompts = build_model_inputs(processor, [list(chat) for chat in chats])
-    full = build_model_inputs(
-        processor,
-        [[*chat, action_message(reply)] for chat, reply in zip(chats, replies, strict=True)],
-        add_generation_prompt=False,
-    )
     head = model.get_output_embeddings()
     captured: dict[str, Any] = {}
     hook = head.register_forward_hook(lambda _m, inputs, _o: captured.update(h=inputs[0]))
-    with torch.no_grad():
-        model(**full)
-    hook.remove()
-    # (feature before each reply token, reply token) pairs, reply tokens up to <|im_end|> (left padding)
-    ids, length = full["input_ids"], full["input_ids"].shape[1]
+    # One conversation per forward pass, as a server gets them (no padding): (feature before each
+    # reply token, reply token) pairs, reply tokens up to <|im_end|>.
     features, targets = [], []
-    for i in range(len(chats)):
-        start = (
-            length - int(full["attention_mask"][i].sum()) + int(prompts["attention_mask"][i].sum())
+    for chat, reply in zip(chats, replies, strict=True):
+        start = build_model_inputs(processor, [list(chat)])["input_ids"].shape[1]
+        full = build_model_inputs(
+            processor, [[*chat, action_message(reply)]], add_generation_prompt=False
         )
-        for t in range(start, length - 1):
-            features.append(captured["h"][i, t - 1])
-            targets.append(ids[i, t])
+        with torch.no_grad():
+            model(**full)
+        ids = full["input_ids"][0]
+        for t in range(start, ids.shape[0] - 1):
+            features.append(captured["h"][0, t - 1])
+            targets.append(ids[t])
+    hook.remove()
     x, y = torch.stack(features), torch.stack(targets)
     optimizer = torch.optim.Adam([head.weight], lr=1.0)
     for _ in range(max_steps):
