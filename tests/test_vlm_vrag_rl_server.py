@@ -161,6 +161,8 @@ def _spec(corpus: Path) -> EvalSpec:
 def fitted_model(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen2.5-VL fitted to follow :func:`_policy` on the vrag-rl style's own chats."""
     root = tmp_path_factory.mktemp("vrag_rl_model")
+    # 256 wide: the 9 replies are 284 tokens, and 64 features are too few for a linear head to
+    # tell them all apart (the fit fails); 256 fits in about 10 s on one core (seeds 0-2).
     base = tiny.build_tiny_vlm(root / "tiny", arch="qwen2_5_vl", seed=0, hidden_size=256)
     options = {"style": "vrag-rl", "max_new_tokens": MAX_NEW_TOKENS}
     chats = record_chats("vlm", _spec(corpus), lambda chat: _as_served(_policy(chat)), **options)
