@@ -14,14 +14,7 @@ included, which proves it received and decoded every image.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,7 +34,6 @@ import vrag_env  # noqa: E402, F401
 from agents.vlm import tiny  # noqa: E402
 from agents.vlm.agent import GRPOAgent, VLMAgent  # noqa: E402
 from agents.vlm.backends import (  # noqa: E402
-    Backend,
     GenerationSettings,
     TransformersBackend,
     cut_at_stop,
@@ -58,6 +50,15 @@ from agents.vlm.chat import (  # noqa: E402
 from agents.vlm.config import VLMAgentConfig  # noqa: E402
 from agents.vlm.openai_backend import EndpointError, OpenAIBackend  # noqa: E402
 from benchmarks.runner import EvalSpec, evaluate  # noqa: E402
+from tests.vlm_fitting import (  # noqa: E402
+    ScriptedBackend,
+    ServerProcess,
+    decode_openai,
+    fit_replies,
+    free_port,
+    record_chats,
+    record_exchanges,
+)
 from vrag_env.cli import main  # noqa: E402
 
 ENV_ID = "VRAG-Tiny-v0"
@@ -93,26 +94,6 @@ def _cli_args(out: Path, *backend: str) -> list[str]:
     return [*args, "--out", str(out), "--quiet"]
 
 
-class ScriptedBackend(Backend):
-    """Replies from a function of the conversation and records every conversation it gets."""
-
-    kind = "scripted"
-
-    def __init__(self, reply: Any = SEARCH) -> None:
-        super().__init__(GenerationSettings(max_new_tokens=16))
-        self.reply = reply
-        self.seen: list[list[Message]] = []
-        self.tools: list[Any] = []
-
-    def generate(
-        self, messages: Sequence[Message], *, tools: Any = None, seed: int | None = None
-    ) -> str:
-        self.seen.append(list(messages))
-        self.tools.append(tools)
-        self.requests += 1
-        return self.reply(messages) if callable(self.reply) else self.reply
-
-
 def _policy(messages: Sequence[Message]) -> str:
     turns = sum(1 for m in messages if m["role"] == "assistant")
     return SEARCH if turns < SEARCHES else ANSWER
@@ -135,61 +116,9 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def search_model(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model with its output layer fitted to follow :func:`_policy` on the eval's chats."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    env = _spec().make_env()
-    scripted = ScriptedBackend(_policy)
-    try:
-        agent = VLMAgent.from_env(env, backend=scripted, **AGENT_OPTIONS)
-    finally:
-        env.close()
-    evaluate("vlm", _spec(), agent=agent, progress=False)
-    chats = scripted.seen
+    chats = record_chats("vlm", _spec(), _policy, **AGENT_OPTIONS)
     replies = [_policy(chat) for chat in chats]
-
-    processor = AutoProcessor.from_pretrained(tiny_dir)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_dir).eval()
-    prompts = build_model_inputs(processor, chats)
-    full = build_model_inputs(
-        processor,
-        [[*chat, action_message(reply)] for chat, reply in zip(chats, replies, strict=True)],
-        add_generation_prompt=False,
-    )
-    head = model.get_output_embeddings()
-    captured: dict[str, Any] = {}
-    hook = head.register_forward_hook(lambda _m, inputs, _o: captured.update(h=inputs[0]))
-    with torch.no_grad():
-        model(**full)
-    hook.remove()
-    # (feature before each reply token, reply token) pairs, reply tokens up to <|im_end|> (left padding)
-    ids, length = full["input_ids"], full["input_ids"].shape[1]
-    features, targets = [], []
-    for i in range(len(chats)):
-        start = (
-            length - int(full["attention_mask"][i].sum()) + int(prompts["attention_mask"][i].sum())
-        )
-        for t in range(start, length - 1):
-            features.append(captured["h"][i, t - 1])
-            targets.append(ids[i, t])
-    x, y = torch.stack(features), torch.stack(targets)
-    # A convex fit: stop once every reply token wins by a margin of 2 logits.
-    optimizer = torch.optim.Adam([head.weight], lr=1.0)
-    for _ in range(3000):
-        logits = x @ head.weight.T
-        scores = logits.detach()
-        others = scores.scatter(1, y[:, None], float("-inf")).max(1).values
-        if float((scores.gather(1, y[:, None])[:, 0] - others).min()) > 2.0:
-            break
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    else:
-        pytest.fail("could not fit the tiny model's output layer to the scripted replies")
-    out = tmp_path_factory.mktemp("vlm") / "search"
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
+    return fit_replies(tiny_dir, chats, replies, tmp_path_factory.mktemp("vlm") / "search")
 
 
 @pytest.fixture(scope="module")
@@ -573,7 +502,7 @@ def test_openai_backend_falls_back_when_the_server_rejects_stop() -> None:
 
 
 def test_unreachable_endpoint_names_the_url() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(EndpointError, match=rf"GET {url}/models failed after 2 attempt\(s\)"):
         OpenAIBackend(url, retries=1)
 
@@ -581,56 +510,6 @@ def test_unreachable_endpoint_names_the_url() -> None:
 # --------------------------------------------------------------------------------------------------
 # (b) a real OpenAI-compatible server process
 # --------------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerProcess:
-    """``transformers serve`` on 127.0.0.1 serving the fitted tiny model (started, maybe not ready)."""
-
-    def __init__(self, model: Path, log: Path) -> None:
-        exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
-        exe = exe or shutil.which("transformers")
-        if exe is None:
-            pytest.skip("the `transformers` command line is not installed")
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = log
-        cmd = [exe, "serve", str(model), "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--device", "cpu", "--dtype", "float32", "--log-level", "info"]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-        with log.open("w") as log_file:
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        """Poll ``/health`` until the server answers (bounded), failing with its log otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready within {timeout} s:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        """Terminate the process (kill it if it does not exit)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -650,26 +529,6 @@ def server(server_process: ServerProcess) -> ServerProcess:
     return server_process
 
 
-def _decode_openai(messages: list[dict[str, Any]]) -> list[Message]:
-    """OpenAI messages back to chat messages with PIL images (data URLs decoded)."""
-    out = []
-    for message in messages:
-        content = message["content"]
-        if isinstance(content, list):
-            blocks = []
-            for block in content:
-                if block["type"] == "image_url":
-                    payload = base64.b64decode(block["image_url"]["url"].split(",", 1)[1])
-                    blocks.append(
-                        {"type": "image", "image": Image.open(io.BytesIO(payload)).convert("RGB")}
-                    )
-                else:
-                    blocks.append(block)
-            content = blocks
-        out.append({**message, "content": content})
-    return out
-
-
 def test_cli_eval_against_server(
     server: ServerProcess,
     search_model: Path,
@@ -678,16 +537,7 @@ def test_cli_eval_against_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base_url = server.base_url
-    exchanges: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    original = OpenAIBackend._request
-
-    def spy(self: OpenAIBackend, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
-        answer = original(self, method, path, body, **kwargs)
-        if path == "/chat/completions":
-            exchanges.append((body, answer))
-        return answer
-
-    monkeypatch.setattr(OpenAIBackend, "_request", spy)
+    exchanges = record_exchanges(monkeypatch)
     out = tmp_path / "server.json"
     assert main(_cli_args(out, "--base-url", base_url)) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
@@ -716,7 +566,7 @@ def test_cli_eval_against_server(
         assert all(url.startswith("data:image/png;base64,") for url in urls)
         assert len(urls) <= K
         images_sent.append(len(urls))
-        local = build_model_inputs(processor, _decode_openai(body["messages"]))
+        local = build_model_inputs(processor, decode_openai(body["messages"]))
         assert answer["usage"]["prompt_tokens"] == local["input_ids"].shape[1]
     assert images_sent == [0, 1, 2, 2] * EPISODES
     assert server.log.read_text().count("POST /v1/chat/completions") >= len(exchanges)

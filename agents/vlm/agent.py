@@ -344,10 +344,13 @@ class VLMAgent(Agent):
     def vrag_rl_image(self, image: Any, info: dict[str, Any]) -> Image.Image:
         """The view as VRAG-RL shows it: the observation cut to its content box, at VRAG-RL's size.
 
-        With the ``vrag-rl`` env preset the view already has VRAG-RL's size and is sent unchanged;
-        otherwise it is resized by VRAG-RL's rule (:func:`vrag_env.rendering.vrag_rl_size`) within
-        ``[256*28*28, max_image_pixels]`` pixels. The size sent is remembered, so a ``<bbox>`` in
-        the model's reply is mapped from that image to the observation.
+        VRAG-RL resizes the page region itself, so the size sent is VRAG-RL's rule
+        (:func:`vrag_env.rendering.vrag_rl_size`, within ``[256*28*28, max_image_pixels]``
+        pixels) applied to ``info["view"]["region"]`` (to the view when the region is unknown).
+        With the ``vrag-rl`` env preset the view already has that size and is sent unchanged,
+        except a crop the env had to shrink into its canvas, which is scaled back up. The size sent
+        is remembered, so a ``<bbox>`` in the model's reply is mapped from that image to the
+        observation.
         """
         pil = to_pil(image)
         view = info.get("view") or {}
@@ -357,8 +360,14 @@ class VLMAgent(Agent):
             if (x1, y1, x2, y2) != (0, 0, pil.width, pil.height):
                 pil = pil.crop((x1, y1, x2, y2))
         shown = (pil.height, pil.width)
+        source = (pil.width, pil.height)
+        region = view.get("region") if isinstance(view, dict) else None
+        if region:  # VRAG-RL crops whole page pixels and resizes that crop
+            rx1, ry1, rx2, ry2 = (round(float(v)) for v in region)
+            if rx2 > rx1 and ry2 > ry1:
+                source = (rx2 - rx1, ry2 - ry1)
         low = min(VRAG_RL_MIN_PIXELS, self.max_image_pixels)
-        width, height = vrag_rl_size(pil.width, pil.height, self.max_image_pixels, low)
+        width, height = vrag_rl_size(*source, self.max_image_pixels, low)
         if (width, height) != (pil.width, pil.height):
             pil = pil.resize((width, height), Image.Resampling.BICUBIC)
         self._sent = ((height, width), shown)
