@@ -48,6 +48,7 @@ from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 
 from .base import Agent
+from .heuristic_charts import ChartReading
 from .heuristic_text import (
     _YEAR,
     _clip,
@@ -75,9 +76,11 @@ class _Lookup:
     searches: int = 0
     crops: int = 0
     answer: str | None = None
+    chart_column: bool = False
+    label: str | None = None
 
 
-class HeuristicAgent(TableChartReading, Agent):
+class HeuristicAgent(TableChartReading, ChartReading, Agent):
     """Search, read, zoom, read again, extract: a classic OCR question-answering pipeline.
 
     Args:
@@ -188,29 +191,22 @@ class HeuristicAgent(TableChartReading, Agent):
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
-            if lookup.crops == 1:
-                cell = self._table_answer(image, lookup.qa) or self._chart_answer(image, lookup.qa)
-                if cell is not None:
-                    lookup.answer = cell
-                    return self.act(observation, {**info, "action_kind": None, "view": None})
-            if lookup.crops < self.max_crops:
-                # Still too coarse to read a table cell? Zoom onto the matching row and column.
-                segments = self._read_view(
-                    image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side
-                )
-                region = self._table_cell_region(image, segments, lookup.qa, info["view"])
-                if region is not None:
-                    lookup.crops += 1
-                    return self._format(Crop(region))
-            lookup.answer = self._read_answer(image, lookup)
+            action = self._after_crop(image, lookup, info["view"])
+            if action is not None:
+                return action
             return self.act(observation, {**info, "action_kind": None, "view": None})
         # A page view just came back from a search: check it, then zoom in.
         segments = self._read_page(image, lookup.qa)
         if not self._page_matches(segments, lookup) and lookup.searches < self.max_searches:
             return self._search(lookup)
         self._fallback = rank_candidates(segments, lookup.qa, limit=4)
-        if not self.zoom:  # the ablation: read the page view closely instead of cropping
-            lookup.answer = self._read_answer(image, lookup)
+        if not self.zoom:  # the ablation: read the page view as the heuristic reads a crop
+            lookup.answer = (
+                self._table_answer(image, lookup.qa)
+                or self._chart_extreme(image, lookup.qa)
+                or self._chart_answer(image, lookup.qa)
+                or self._read_answer(image, lookup)
+            )
             return self.act(observation, {**info, "action_kind": None, "view": None})
         region = self._table_region(image, segments, lookup.qa, info["view"])
         if region is None:
@@ -220,6 +216,45 @@ class HeuristicAgent(TableChartReading, Agent):
             return self.act(observation, {**info, "action_kind": None, "view": None})
         lookup.crops += 1
         return self._format(Crop(region))
+
+    def _after_crop(self, image: np.ndarray, lookup: _Lookup, view: dict[str, Any]) -> str | None:
+        """The next crop after a zoomed view, or ``None`` once ``lookup.answer`` is set."""
+        if lookup.chart_column:  # a narrow crop onto one category of a chart
+            if lookup.qa.extreme:
+                lookup.answer = self._chart_column_label(image, view) or lookup.label
+            else:
+                lookup.answer = self._chart_column_value(
+                    image, lookup.qa, view
+                ) or self._read_answer(image, lookup)
+            return None
+        if lookup.crops == 1:
+            cell = self._table_answer(image, lookup.qa)
+            target = self._chart_target(image, lookup.qa) if cell is None else None
+            if target is not None:
+                axis, j, top = target
+                lookup.label = axis[j].text
+                if lookup.crops < self.max_crops:
+                    # The chart's print is small here: zoom onto the category asked about.
+                    lookup.crops += 1
+                    lookup.chart_column = True
+                    return self._format(Crop(self._chart_column_region(axis, j, top, view)))
+                if lookup.qa.extreme:
+                    cell = lookup.label
+            cell = cell or self._chart_answer(image, lookup.qa)
+            if cell is not None:
+                lookup.answer = cell
+                return None
+        if lookup.crops < self.max_crops:
+            # Still too coarse to read a table cell? Zoom onto the matching row and column.
+            segments = self._read_view(
+                image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side
+            )
+            region = self._table_cell_region(image, segments, lookup.qa, view)
+            if region is not None:
+                lookup.crops += 1
+                return self._format(Crop(region))
+        lookup.answer = self._read_answer(image, lookup)
+        return None
 
     def _search(self, lookup: _Lookup) -> str:
         lookup.searches += 1
