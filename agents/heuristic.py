@@ -65,6 +65,7 @@ from .heuristic_text import _fix_table_ocr as _fix_table_ocr
 from .heuristic_text import _fuzzy_score as _fuzzy_score
 from .heuristic_text import difference as difference
 from .heuristic_text import split_question as split_question
+from .heuristic_text import tidy_answer
 from .heuristic_views import TableChartReading
 from .ocr import OCRReader, get_reader
 
@@ -350,7 +351,7 @@ class HeuristicAgent(TableChartReading, ChartReading, Agent):
         fallback = self._fallback[0] if self._fallback else None
         if best is None or (fallback is not None and fallback.score > best.score + 0.3):
             best = fallback
-        return best.text if best is not None else ""
+        return tidy_answer(best.text) if best is not None else ""
 
     def _page_matches(self, segments: list[Segment], lookup: _Lookup) -> bool:
         """Whether the page shows the question's year(s) and enough of its specific words."""

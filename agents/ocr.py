@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vrag_env.corpora.ocr import fix_digits
 from vrag_env.types import BBox
 
 INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ingest]"`'
@@ -99,7 +100,9 @@ class OCRReader:
         cache_size: Images (detections) and boxes (recognitions) kept in the caches.
         text_score: Recognitions below this confidence are returned with empty text.
         restore_spaces: Put back the spaces the recogniser drops between words of large or bold
-            type (``TariqMoreau``), from the blank columns of the box (:func:`restore_spaces`).
+            type (``TariqMoreau``), from the blank columns of the box (:func:`restore_spaces`),
+            and read ``O``/``o`` as ``0`` inside numbers (``US$7,5o0``;
+            :func:`vrag_env.corpora.ocr.fix_digits`).
     """
 
     def __init__(
@@ -199,6 +202,7 @@ class OCRReader:
                 text, score = str(result[0]), float(result[1])
                 if self.restore_spaces:
                     text = restore_spaces(crop, text, result[2] if len(result) > 2 else None)
+                    text = " ".join(fix_digits(word) for word in text.split(" "))
                 read = TextBox(text, boxes[i], round(score, 4))
                 self._texts.put((key, boxes[i]), read)
                 out[i] = read
