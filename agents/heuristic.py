@@ -60,12 +60,12 @@ from .heuristic_text import (
     _overlaps,
     _pad,
     _segments,
+    tidy_answer,
 )
 from .heuristic_text import _fix_table_ocr as _fix_table_ocr
 from .heuristic_text import _fuzzy_score as _fuzzy_score
 from .heuristic_text import difference as difference
 from .heuristic_text import split_question as split_question
-from .heuristic_text import tidy_answer
 from .heuristic_views import TableChartReading
 from .ocr import OCRReader, get_reader
 
