@@ -8,8 +8,13 @@ Per question (all from the observation image; nothing privileged):
    are enough to locate a cell). If the page does not mention the question's year, or too few of its
    content words, **search again** (the env then shows the next result), up to ``max_searches``.
 3. **Choose a region** whose words best match the question: for a table, the rectangle from the
-   best-matching row label to the best-matching column header; after a heading (a chart or table
-   title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
+   best-matching row label to the best-matching column header; when no legible line holds the
+   question's specific words, the block of small print (notes) that the detector missed; after a
+   heading (a chart or table title), the block below it; otherwise the best-matching line with its
+   neighbours. **Crop** it. After a crop onto a chart, a highest/lowest question is answered from
+   the heights of the coloured bars or markers, and a question naming a category crops once more,
+   onto a narrow column around that category, whose data label is then legible
+   (:mod:`agents.heuristic_charts`).
 4. **Read the zoomed view** (the same two passes, with a larger budget) and **extract the answer
    span**: the shared extractor
    :func:`vrag_env.reading.rank_candidates` scores numbers, dates, names and codes by how well their
@@ -21,7 +26,8 @@ Per question (all from the observation image; nothing privileged):
 Everything is deterministic: the same observations give the same actions.
 
 :class:`NoZoomAgent` (``no-zoom``) is the ablation without step 3: it never crops, and reads the
-whole-page view with the budget the heuristic spends on the zoomed view instead.
+whole-page view with the budget the heuristic spends on the zoomed view instead, with the same
+table and chart readers the heuristic applies after a crop.
 """
 
 from __future__ import annotations
