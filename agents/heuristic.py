@@ -8,8 +8,13 @@ Per question (all from the observation image; nothing privileged):
    are enough to locate a cell). If the page does not mention the question's year, or too few of its
    content words, **search again** (the env then shows the next result), up to ``max_searches``.
 3. **Choose a region** whose words best match the question: for a table, the rectangle from the
-   best-matching row label to the best-matching column header; after a heading (a chart or table
-   title), the block below it; otherwise the best-matching line with its neighbours. **Crop** it.
+   best-matching row label to the best-matching column header; when no legible line holds the
+   question's specific words, the block of small print (notes) that the detector missed; after a
+   heading (a chart or table title), the block below it; otherwise the best-matching line with its
+   neighbours. **Crop** it. After a crop onto a chart, a highest/lowest question is answered from
+   the heights of the coloured bars or markers, and a question naming a category crops once more,
+   onto a narrow column around that category, whose data label is then legible
+   (:mod:`agents.heuristic_charts`).
 4. **Read the zoomed view** (the same two passes, with a larger budget) and **extract the answer
    span**: the shared extractor
    :func:`vrag_env.reading.rank_candidates` scores numbers, dates, names and codes by how well their
@@ -21,7 +26,8 @@ Per question (all from the observation image; nothing privileged):
 Everything is deterministic: the same observations give the same actions.
 
 :class:`NoZoomAgent` (``no-zoom``) is the ablation without step 3: it never crops, and reads the
-whole-page view with the budget the heuristic spends on the zoomed view instead.
+whole-page view with the budget the heuristic spends on the zoomed view instead, with the same
+table and chart readers the heuristic applies after a crop.
 """
 
 from __future__ import annotations
@@ -39,15 +45,18 @@ from vrag_env.reading import (
     QuestionAnalysis,
     Segment,
     analyze_question,
+    compact,
     group_rows,
     match_score,
     matched_terms,
     rank_candidates,
+    tokenize,
 )
 from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 
 from .base import Agent
+from .heuristic_charts import ChartReading
 from .heuristic_text import (
     _YEAR,
     _clip,
@@ -57,6 +66,7 @@ from .heuristic_text import (
     _overlaps,
     _pad,
     _segments,
+    tidy_answer,
 )
 from .heuristic_text import _fix_table_ocr as _fix_table_ocr
 from .heuristic_text import _fuzzy_score as _fuzzy_score
@@ -75,9 +85,11 @@ class _Lookup:
     searches: int = 0
     crops: int = 0
     answer: str | None = None
+    chart_column: bool = False
+    label: str | None = None
 
 
-class HeuristicAgent(TableChartReading, Agent):
+class HeuristicAgent(TableChartReading, ChartReading, Agent):
     """Search, read, zoom, read again, extract: a classic OCR question-answering pipeline.
 
     Args:
@@ -188,31 +200,26 @@ class HeuristicAgent(TableChartReading, Agent):
             lookup.answer = self._fallback[0].text if self._fallback else ""
             return self.act(observation, {**info, "action_kind": None, "view": None})
         if kind == "crop":
-            if lookup.crops == 1:
-                cell = self._table_answer(image, lookup.qa) or self._chart_answer(image, lookup.qa)
-                if cell is not None:
-                    lookup.answer = cell
-                    return self.act(observation, {**info, "action_kind": None, "view": None})
-            if lookup.crops < self.max_crops:
-                # Still too coarse to read a table cell? Zoom onto the matching row and column.
-                segments = self._read_view(
-                    image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side
-                )
-                region = self._table_cell_region(image, segments, lookup.qa, info["view"])
-                if region is not None:
-                    lookup.crops += 1
-                    return self._format(Crop(region))
-            lookup.answer = self._read_answer(image, lookup)
+            action = self._after_crop(image, lookup, info["view"])
+            if action is not None:
+                return action
             return self.act(observation, {**info, "action_kind": None, "view": None})
         # A page view just came back from a search: check it, then zoom in.
         segments = self._read_page(image, lookup.qa)
         if not self._page_matches(segments, lookup) and lookup.searches < self.max_searches:
             return self._search(lookup)
         self._fallback = rank_candidates(segments, lookup.qa, limit=4)
-        if not self.zoom:  # the ablation: read the page view closely instead of cropping
-            lookup.answer = self._read_answer(image, lookup)
+        if not self.zoom:  # the ablation: read the page view as the heuristic reads a crop
+            lookup.answer = (
+                self._table_answer(image, lookup.qa)
+                or self._chart_extreme(image, lookup.qa)
+                or self._chart_answer(image, lookup.qa)
+                or self._read_answer(image, lookup)
+            )
             return self.act(observation, {**info, "action_kind": None, "view": None})
         region = self._table_region(image, segments, lookup.qa, info["view"])
+        if region is None:
+            region = self._small_print_region(image, segments, lookup.qa, info["view"])
         if region is None:
             region = self._choose_region(segments, lookup.qa, info["view"])
         if region is None:
@@ -220,6 +227,45 @@ class HeuristicAgent(TableChartReading, Agent):
             return self.act(observation, {**info, "action_kind": None, "view": None})
         lookup.crops += 1
         return self._format(Crop(region))
+
+    def _after_crop(self, image: np.ndarray, lookup: _Lookup, view: dict[str, Any]) -> str | None:
+        """The next crop after a zoomed view, or ``None`` once ``lookup.answer`` is set."""
+        if lookup.chart_column:  # a narrow crop onto one category of a chart
+            if lookup.qa.extreme:
+                lookup.answer = self._chart_column_label(image, view) or lookup.label
+            else:
+                lookup.answer = self._chart_column_value(
+                    image, lookup.qa, view
+                ) or self._read_answer(image, lookup)
+            return None
+        if lookup.crops == 1:
+            cell = self._table_answer(image, lookup.qa)
+            target = self._chart_target(image, lookup.qa) if cell is None else None
+            if target is not None:
+                axis, j, top = target
+                lookup.label = axis[j].text
+                if lookup.crops < self.max_crops:
+                    # The chart's print is small here: zoom onto the category asked about.
+                    lookup.crops += 1
+                    lookup.chart_column = True
+                    return self._format(Crop(self._chart_column_region(axis, j, top, view)))
+                if lookup.qa.extreme:
+                    cell = lookup.label
+            cell = cell or self._chart_answer(image, lookup.qa)
+            if cell is not None:
+                lookup.answer = cell
+                return None
+        if lookup.crops < self.max_crops:
+            # Still too coarse to read a table cell? Zoom onto the matching row and column.
+            segments = self._read_view(
+                image, lookup.qa, self.zoom_budget, side=self.zoom_detect_side
+            )
+            region = self._table_cell_region(image, segments, lookup.qa, view)
+            if region is not None:
+                lookup.crops += 1
+                return self._format(Crop(region))
+        lookup.answer = self._read_answer(image, lookup)
+        return None
 
     def _search(self, lookup: _Lookup) -> str:
         lookup.searches += 1
@@ -311,7 +357,7 @@ class HeuristicAgent(TableChartReading, Agent):
         fallback = self._fallback[0] if self._fallback else None
         if best is None or (fallback is not None and fallback.score > best.score + 0.3):
             best = fallback
-        return best.text if best is not None else ""
+        return tidy_answer(best.text) if best is not None else ""
 
     def _page_matches(self, segments: list[Segment], lookup: _Lookup) -> bool:
         """Whether the page shows the question's year(s) and enough of its specific words."""
@@ -401,6 +447,56 @@ class HeuristicAgent(TableChartReading, Agent):
             _pad((x1, best.box[1], x2, best.box[3]), 0.5 * h, 2.0 * h, below=4.0 * h), content
         )
 
+    def _small_print_region(
+        self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
+    ) -> BBox | None:
+        """A crop onto a block of small print (notes, captions) when legible text cannot answer.
+
+        The question's specific words are its content terms minus names (capitalised words:
+        the company, a region) and minus years and document words. When no legible line (boxes
+        at least ``min_box_px`` tall) holds a third of them and the view shows no chart, the fact
+        is in print too small to read: the blocks of consecutive one- or two-box rows of small
+        print are read roughly, and the one whose letters spell most specific words (then the
+        longest) is cropped; the running footer at the very bottom is never chosen. ``None``
+        otherwise.
+        """
+        content = ViewTransform.from_info(view).content_box
+        words = re.findall(r"[A-Za-z][\w'’/-]*", qa.question)[1:]
+        names = set(tokenize(" ".join(w for w in words if w[0].isupper())))
+        specific = {
+            t: w for t, w in qa.terms.items() if w >= 1.0 and t not in names and not t.isdigit()
+        }
+        if not specific:
+            return None
+        total = sum(specific.values())
+        legible = [s for s in segments if s.height >= self.min_box_px]
+        found = max(
+            (sum(specific[t] for t in matched_terms(qa, s.text) if t in specific) for s in legible),
+            default=0.0,
+        )
+        if found >= total / 3:
+            return None
+        blocks = _small_print_blocks(
+            image, self.reader.detect(image, 736), content, self.min_box_px
+        )
+        if not blocks or self._chart_axis(image, qa) is not None:
+            return None
+
+        def spelled(block: list[BBox]) -> float:
+            read = self.reader.recognize(image, block, 0.0)
+            text = compact(" ".join(t.text for t in read))
+            return sum(w for t, w in specific.items() if len(t) >= 4 and t in text)
+
+        block = max(blocks, key=lambda b: (spelled(b), len(b)))
+        h = max(b[3] - b[1] for b in block)
+        box = (
+            min(b[0] for b in block),
+            min(b[1] for b in block),
+            max(b[2] for b in block),
+            max(b[3] for b in block),
+        )
+        return _clip(_pad(box, 2.0 * h, 1.0 * h), content)
+
     def _table_cell_region(
         self, image: np.ndarray, segments: list[Segment], qa: QuestionAnalysis, view: dict[str, Any]
     ) -> BBox | None:
@@ -462,3 +558,49 @@ class NoZoomAgent(HeuristicAgent):
     def __init__(self, action_set: ActionSet, **options: Any) -> None:
         options.pop("zoom", None)
         super().__init__(action_set, zoom=False, **options)
+
+
+def _small_print_blocks(
+    image: np.ndarray, detected: list[BBox], content: BBox, min_box_px: float
+) -> list[list[BBox]]:
+    """Blocks of lines of small print the detector missed, top to bottom (each a list of lines).
+
+    Ink (dark pixels) outside every detected box is grouped into horizontal bands; a band shorter
+    than ``min_box_px`` whose ink runs on without a column-sized gap is a line of small print
+    (a table row of missed cells has wide gaps between its columns). Lines less than two line
+    heights apart form a block; a block in the top or bottom 6% of the content (the running
+    header and footer) is dropped.
+    """
+    x1, y1, x2, y2 = (int(v) for v in content)
+    grey = np.asarray(image[y1:y2, x1:x2], dtype=np.int16).mean(axis=2)
+    ink = grey < 170
+    for b in detected:
+        ink[
+            max(0, int(b[1]) - y1 - 2) : max(0, int(b[3]) - y1 + 2),
+            max(0, int(b[0]) - x1 - 2) : max(0, int(b[2]) - x1 + 2),
+        ] = False
+    rows = np.flatnonzero(ink.sum(axis=1) >= 3)
+    bands: list[tuple[int, int]] = []
+    for r in rows:
+        if bands and r - bands[-1][1] <= 2:
+            bands[-1] = (bands[-1][0], int(r))
+        else:
+            bands.append((int(r), int(r)))
+    width = x2 - x1
+    lines: list[BBox] = []
+    for top, bottom in bands:
+        height = bottom - top + 1
+        if not 3 <= height < min_box_px:
+            continue
+        cols = np.flatnonzero(ink[top : bottom + 1].any(axis=0))
+        if len(cols) < 4 * height or np.diff(cols).max(initial=0) > 0.06 * width:
+            continue
+        lines.append((x1 + cols[0], y1 + top, x1 + cols[-1] + 1, y1 + bottom + 1))
+    blocks: list[list[BBox]] = []
+    for line in lines:
+        if blocks and line[1] - blocks[-1][-1][3] < 2 * (line[3] - line[1]):
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    header, footer = y1 + 0.06 * (y2 - y1), y2 - 0.06 * (y2 - y1)
+    return [b for b in blocks if header < b[0][1] < footer]

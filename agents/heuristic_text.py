@@ -195,6 +195,20 @@ def _clip(box: BBox, bounds: BBox) -> BBox:
 # ---------------------------------------------------------------------- two-year questions
 
 
+_GLUED_DATE = re.compile(r"(\d{1,2})\s?([A-Z][a-z]{2,8})\s?(\d{4})")
+
+
+def tidy_answer(text: str) -> str:
+    """An answer span as it would be written: a date read without its spaces gets them back.
+
+    Example:
+        >>> tidy_answer("12February 2021"), tidy_answer("25 March2021"), tidy_answer("1,234.5")
+        ('12 February 2021', '25 March 2021', '1,234.5')
+    """
+    m = _GLUED_DATE.fullmatch(text.strip())
+    return f"{m.group(1)} {m.group(2)} {m.group(3)}" if m else text.strip()
+
+
 def split_question(question: str) -> list[str]:
     """Split a question about a change between two years into one look-up per year.
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vrag_env.corpora.ocr import fix_digits
 from vrag_env.types import BBox
 
 INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ingest]"`'
@@ -98,10 +99,17 @@ class OCRReader:
     Args:
         cache_size: Images (detections) and boxes (recognitions) kept in the caches.
         text_score: Recognitions below this confidence are returned with empty text.
+        restore_spaces: Put back the spaces the recogniser drops between words of large or bold
+            type (``TariqMoreau``), from the blank columns of the box (:func:`restore_spaces`),
+            and read ``O``/``o`` as ``0`` inside numbers (``US$7,5o0``;
+            :func:`vrag_env.corpora.ocr.fix_digits`).
     """
 
-    def __init__(self, cache_size: int = 512, text_score: float = 0.5) -> None:
+    def __init__(
+        self, cache_size: int = 512, text_score: float = 0.5, restore_spaces: bool = True
+    ) -> None:
         self.text_score = text_score
+        self.restore_spaces = restore_spaces
         self._engine: Any = None
         self._lock = threading.Lock()
         self._detections = _LRU(cache_size)
@@ -189,9 +197,12 @@ class OCRReader:
                 x2, y2 = min(width, int(np.ceil(x2))), min(height, int(np.ceil(y2)))
                 crop = image[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1), ::-1]
                 crops.append(np.ascontiguousarray(crop))
-            results, _ = self.engine.text_rec(crops)
-            for i, result in zip(todo, results, strict=True):
+            results, _ = self.engine.text_rec(crops, return_word_box=True)
+            for i, crop, result in zip(todo, crops, results, strict=True):
                 text, score = str(result[0]), float(result[1])
+                if self.restore_spaces:
+                    text = restore_spaces(crop, text, result[2] if len(result) > 2 else None)
+                    text = " ".join(fix_digits(word) for word in text.split(" "))
                 read = TextBox(text, boxes[i], round(score, 4))
                 self._texts.put((key, boxes[i]), read)
                 out[i] = read
@@ -203,6 +214,53 @@ class OCRReader:
         """Detect, then read every box at least ``min_height`` pixels tall (empty texts dropped)."""
         boxes = [b for b in self.detect(image, side) if b[3] - b[1] >= min_height]
         return [t for t in self.recognize(image, boxes) if t.text.strip()]
+
+
+def restore_spaces(crop: np.ndarray, text: str, positions: Any) -> str:
+    """Put back the word breaks of a recognised box from the blank columns of its image.
+
+    The recogniser reads a box as one line and often drops the spaces between the words of
+    tightly set type (``Segmentperformance``). Its decoder reports the column at which it emitted
+    each character; a blank run of image columns (:func:`vrag_env.corpora.ocr.ink_gaps`: wider
+    than a quarter of the text height and than twice the line's typical gap) that falls between
+    two characters is a word break (:func:`vrag_env.corpora.ocr.split_at_gaps`; never inside a
+    number, never between two CJK characters). Spaces already read are kept.
+
+    Args:
+        crop: The box's image (BGR or RGB, ``(H, W, 3)`` uint8), as given to the recogniser.
+        text: The recognised text.
+        positions: The recogniser's word-box output for the box (``[columns, words,
+            word_columns, states, confidences]``), or ``None``.
+
+    Returns:
+        ``text`` with the restored spaces (unchanged when the positions are unusable).
+    """
+    from vrag_env.corpora.ocr import ink_gaps, split_at_gaps
+
+    if not positions or len(positions) < 3 or not text.strip() or crop.size == 0:
+        return text
+    total, words, columns = positions[0], positions[1], positions[2]
+    chars = [c for word in words for c in word]
+    cols = [float(c) for word in columns for c in word]
+    if not total or len(chars) != len(cols) or "".join(chars) != text.replace(" ", ""):
+        return text
+    width = crop.shape[1]
+    xs = [min(width, (c + 0.5) / float(total) * width) for c in cols]
+    grey = crop.astype(np.float32).mean(axis=2).astype(np.uint8)
+    gaps = ink_gaps(grey)
+    if not gaps:
+        return text
+    # Keep the spaces the recogniser did read: split them first, then each piece at the gaps.
+    out: list[str] = []
+    k = 0
+    for piece in text.split(" "):
+        if not piece:
+            continue
+        n = len(piece)
+        spans = [(x, x) for x in xs[k : k + n]]
+        out += [w for w, _, _ in split_at_gaps(list(piece), spans, gaps)]
+        k += n
+    return " ".join(out)
 
 
 _READER: OCRReader | None = None
