@@ -302,8 +302,11 @@ def char_spans(
     return chars, spans
 
 
-def _line_words(rgb: np.ndarray, quad: Any, text: str, info: Any) -> list[Word]:
-    """Words of one OCR line (page pixels), split at the blank gaps of the line's pixels."""
+def _line_words(pixels: np.ndarray, quad: Any, text: str, info: Any) -> list[Word]:
+    """Words of one OCR line (page pixels), split at the blank gaps of the line's pixels.
+
+    ``pixels`` is the page's RGB rectangle from ``(int(x1), int(y1))`` of the line's box on.
+    """
     xs = [float(p[0]) for p in quad]
     ys = [float(p[1]) for p in quad]
     x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
@@ -318,7 +321,7 @@ def _line_words(rgb: np.ndarray, quad: Any, text: str, info: Any) -> list[Word]:
     if not usable:
         return split_line(text, quad)
     top, left = max(int(y1), 0), max(int(x1), 0)
-    crop = rgb[top : max(round(y2), 0), left : max(round(x2), 0)]
+    crop = pixels[: max(round(y2) - top, 0), : max(round(x2) - left, 0)]
     grey = (
         np.asarray(Image.fromarray(np.ascontiguousarray(crop)).convert("L")) if crop.size else crop
     )
@@ -329,18 +332,19 @@ def _line_words(rgb: np.ndarray, quad: Any, text: str, info: Any) -> list[Word]:
     ]
 
 
-def _detector_copy(rgb: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    """The page as the detector sees it: area-averaged down to ``max_side`` (and the scale used)."""
-    height, width = rgb.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
-        return rgb, 1.0
+def _detector_copy(page: Image.Image, max_side: int | None) -> np.ndarray:
+    """The page as the detector sees it, at most ``max_side`` pixels on its longer side (RGB)."""
+    if max_side is None or max(page.size) <= max_side:
+        return np.asarray(page)
     import cv2  # installed with rapidocr-onnxruntime
 
-    scale = max(height, width) / max_side
-    size = (max(round(width / scale), 1), max(round(height / scale), 1))
-    # INTER_AREA averages the pixels each output pixel covers: thin strokes fade instead of
-    # vanishing (plain linear sampling skips most of the 5.5x larger page's columns).
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+    scale = max(page.size) / max_side
+    size = (max(round(page.width / scale), 1), max(round(page.height / scale), 1))
+    # Box-average by the integer part of the scale first (fast, in PIL, without copying the full
+    # page into numpy), then area-average to the exact size: thin strokes fade, never vanish.
+    factor = int(scale)
+    small = page.reduce(factor) if factor > 1 else page
+    return cv2.resize(np.asarray(small), size, interpolation=cv2.INTER_AREA)
 
 
 def ocr_image(
@@ -370,8 +374,9 @@ def ocr_image(
         raise ValueError(f"max_side={max_side!r}: pass at least 32 pixels, or None")
     if rec_min_width < 1:
         raise ValueError(f"rec_min_width={rec_min_width!r}: pass a positive number of pixels")
-    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-    detect_on, scale = _detector_copy(rgb, max_side)
+    page = image if image.mode == "RGB" else image.convert("RGB")
+    detect_on = _detector_copy(page, max_side)
+    sx, sy = page.width / detect_on.shape[1], page.height / detect_on.shape[0]
     engines = _ENGINES.setdefault(rec_min_width, queue.SimpleQueue())
     try:
         engine = engines.get_nowait()
@@ -382,24 +387,29 @@ def ocr_image(
         boxes, _ = engine.auto_text_det(np.ascontiguousarray(detect_on[:, :, ::-1]))
         if not boxes:
             return []
-        height, width = rgb.shape[:2]
-        page_boxes = [
-            np.clip(np.asarray(b, dtype=np.float32) * scale, 0, [width, height]).astype(np.float32)
-            for b in boxes
-        ]
-        # Line images cut from the original pixels; no angle classifier: pages are upright.
-        crops = [
-            np.ascontiguousarray(c[:, :, ::-1]) for c in engine.get_crop_img_list(rgb, page_boxes)
-        ]
+        quads, patches, crops = [], [], []
+        for box in boxes:
+            quad = np.clip(np.asarray(box, np.float32) * [sx, sy], 0, page.size).astype(np.float32)
+            # Only the line's rectangle of the page is copied out of PIL, never the whole page.
+            left, top = int(quad[:, 0].min()), int(quad[:, 1].min())
+            right = max(int(np.ceil(quad[:, 0].max())), left + 1)
+            bottom = max(int(np.ceil(quad[:, 1].max())), top + 1)
+            patch = np.asarray(page.crop((left, top, right, bottom)))
+            local = (quad - np.float32([left, top])).astype(np.float32)
+            (line_image,) = engine.get_crop_img_list(patch, [local])
+            quads.append(quad)
+            patches.append(patch)
+            # Line images cut from the original pixels; no angle classifier: pages are upright.
+            crops.append(np.ascontiguousarray(line_image[:, :, ::-1]))
         lines, _ = engine.text_rec(crops, True)
         min_score = float(engine.text_score)
     finally:
         engines.put(engine)
     words: list[Word] = []
-    for quad, line in zip(page_boxes, lines, strict=True):
+    for quad, patch, line in zip(quads, patches, lines, strict=True):
         text, score = str(line[0]), float(line[1])
         if score < min_score or not text.strip():  # RapidOCR's own filter (text_score)
             continue
         info = line[2] if len(line) > 2 else None
-        words.extend(_line_words(rgb, quad.tolist(), text, info))
+        words.extend(_line_words(patch, quad.tolist(), text, info))
     return words
