@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv sync --extra ingest`)'
 
-DET_MAX_SIDE = 1120
+DET_MAX_SIDE = 1024
 """Text lines are detected on a copy of the page at most this many pixels on its longer side."""
 
 REC_MIN_WIDTH = 96
