@@ -34,7 +34,7 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def test_small_print_on_a_large_page_is_read_with_boxes_in_page_pixels() -> None:
-    # A 5334x3000 slide with body text 48 px high: about 11 px on the detector's copy.
+    # A 5334x3000 slide with 48 px body text: about 9 px on the detector's 1024 px copy.
     page = Image.new("RGB", (5334, 3000), "white")
     draw = ImageDraw.Draw(page)
     body = _font("DejaVuSans.ttf", 48)
