@@ -76,7 +76,7 @@ def _load_git_ocr(name: str, rev: str) -> OcrFn:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.ocr_image  # type: ignore[no-any-return]
+    return module.ocr_image
 
 
 def _parse_kwargs(name: str, text: str) -> dict[str, Any]:

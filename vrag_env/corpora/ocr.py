@@ -395,7 +395,7 @@ def ocr_image(
             right = max(int(np.ceil(quad[:, 0].max())), left + 1)
             bottom = max(int(np.ceil(quad[:, 1].max())), top + 1)
             patch = np.asarray(page.crop((left, top, right, bottom)))
-            local = (quad - np.float32([left, top])).astype(np.float32)
+            local = (quad - np.array([left, top], dtype=np.float32)).astype(np.float32)
             (line_image,) = engine.get_crop_img_list(patch, [local])
             quads.append(quad)
             patches.append(patch)
