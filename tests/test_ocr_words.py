@@ -51,7 +51,7 @@ def test_bold_capitals_come_back_as_words() -> None:
 
 
 def test_large_page_is_downscaled_and_boxes_stay_in_page_pixels() -> None:
-    # A 4000x2250 page: OCR runs on a 1600-pixel copy, boxes come back in page pixels.
+    # A 4000x2250 page: lines are detected on a smaller copy, boxes come back in page pixels.
     image = _render(
         ["GROWTH ENGINE", "Households earning more"],
         _font("DejaVuSans-Bold.ttf", 150),

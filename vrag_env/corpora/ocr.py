@@ -1,7 +1,7 @@
 """OCR for page images with RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel).
 
 RapidOCR detects text *lines* and returns, for each, a quadrilateral, the recognised string and (with
-``return_word_box``) a box per character. The corpus text layer stores *words*:
+``return_word_box``) the recogniser's output column of each character (:func:`char_spans`). The corpus text layer stores *words*:
 
 - **Spaces restored.** The recogniser often drops the spaces of large or bold type
   (``WILLPOWERTHEOUTBOUNDTRAVELMARKET``). For each horizontal line, the columns of the line image
@@ -10,12 +10,16 @@ RapidOCR detects text *lines* and returns, for each, a quadrilateral, the recogn
   Each word's box spans its characters' boxes.
 - **O/0 repaired in numbers.** ``O``/``o`` inside a token that is otherwise digits and separators
   becomes ``0`` (``US$1O,OOO`` -> ``US$10,000``, ``7,5o0`` -> ``7,500``; :func:`fix_digits`).
-- **Large pages are downscaled** so that their longer side is at most :data:`MAX_SIDE` pixels
-  before OCR (boxes are mapped back to page pixels). Slide and A4 text stays legible at that size,
-  and detection, which scales with the pixel count, gets several times faster (measured in
-  ``docs/retrieval.md``).
+- **Detected small, read at full resolution.** Text lines are detected on a copy of the page whose
+  longer side is at most :data:`DET_MAX_SIDE` pixels (detection cost grows with the pixel count)
+  and each line is recognised from a crop of the *original* pixels, so small print on a large
+  page stays legible. Boxes are in page pixels.
+- **Short lines are not padded to 320 px.** RapidOCR pads every line image (48 px high) to at
+  least 320 px wide; a label such as ``30万`` then costs as much as a line of text. Lines are
+  padded to :data:`REC_MIN_WIDTH` instead, one line at a time, and no angle classifier runs
+  (pages are upright). Chosen by measurement: ``docs/retrieval.md``, ``benchmarks/ocr_speed.py``.
 
-Lines whose character boxes are unusable (vertical text, a count mismatch) fall back to splitting
+Lines whose character positions are unusable (vertical text, a count mismatch) fall back to splitting
 at the recognised spaces with boxes proportional to character offsets (:func:`split_line`).
 
 Engines are loaded lazily, on the first page that needs OCR, and reused for the life of the process:
@@ -43,8 +47,11 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'OCR needs RapidOCR: `pip install "vrag-env[ingest]"` (or `uv sync --extra ingest`)'
 
-MAX_SIDE = 1600
-"""Pages whose longer side exceeds this many pixels are downscaled to it before OCR."""
+DET_MAX_SIDE = 1024
+"""Text lines are detected on a copy of the page at most this many pixels on its longer side."""
+
+REC_MIN_WIDTH = 96
+"""Line images (48 px high) are padded to at least this width for recognition."""
 
 SPACE_GAP = 0.25
 """A blank run of columns at least this fraction of the text height is a word break."""
@@ -60,8 +67,9 @@ _INK_CONTRAST = 48
 
 _OTHERWISE_NUMERIC = re.compile(r"(?<![^\W\d_])[0-9Oo](?:[0-9Oo.,]*[0-9Oo])?(?![^\W\d_])")
 
-# Idle engines, reused across calls and threads: one is created per concurrent caller, on first use.
-_ENGINES: queue.SimpleQueue[Any] = queue.SimpleQueue()
+# Idle engines by recognition padding width, reused across calls and threads: one is created per
+# concurrent caller, on first use.
+_ENGINES: dict[int, queue.SimpleQueue[Any]] = {}
 
 
 class OCRUnavailableError(ImportError):
@@ -76,7 +84,7 @@ def ocr_version() -> str | None:
         return None
 
 
-def _new_engine() -> Any:
+def _new_engine(rec_min_width: int = REC_MIN_WIDTH) -> Any:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -86,7 +94,16 @@ def _new_engine() -> Any:
     # intra-op threads on a busy machine cost more than they gain (measured: ~2x slower).
     # rec_batch_num=1: batches pad every line to the widest of the batch; one line at a time is
     # about a third cheaper on slides with lines of mixed lengths (measured in docs/retrieval.md).
-    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, rec_batch_num=1)
+    # The detector gets the page at the size ocr_image chose (det_limit_type="max" with a limit
+    # no page reaches: RapidOCR only rounds the sides to multiples of 32).
+    return RapidOCR(
+        intra_op_num_threads=1,
+        inter_op_num_threads=1,
+        rec_batch_num=1,
+        rec_img_shape=[3, 48, rec_min_width],
+        det_limit_type="max",
+        det_limit_side_len=1_000_000,
+    )
 
 
 def split_line(text: str, quad: Sequence[Sequence[float]]) -> list[Word]:
@@ -240,72 +257,159 @@ def split_at_gaps(
     return words
 
 
-def _line_words(grey: np.ndarray, quad: Any, text: str, char_quads: Any, chars: Any) -> list[Word]:
-    """Words of one OCR line, split at blank gaps (coordinates of ``grey``)."""
+def char_spans(
+    info: Sequence[Any], x1: float, x2: float
+) -> tuple[list[str], list[tuple[float, float]]]:
+    """The characters of a recognised line and their ``(x1, x2)`` spans in page pixels.
+
+    The recogniser reads a line image as ``columns`` output steps, left to right; each character
+    is decoded at one of them. A character is centred on its step, mapped linearly onto the line
+    box ``x1..x2``, and is as wide as the average step between neighbouring characters of the same
+    kind (CJK or not) in the line's words (the line's width over its character count when no word
+    has two characters). This is RapidOCR's own ``return_word_box`` geometry for horizontal lines,
+    without its per-box polygon bookkeeping.
+
+    Args:
+        info: RapidOCR's word information of a line, ``(columns, words, word_columns, kinds, ...)``
+            as its recogniser returns it with ``return_word_box=True``.
+        x1: The line box's left edge in page pixels.
+        x2: The line box's right edge.
+
+    Returns:
+        ``(chars, spans)``, the characters without spaces, in reading order.
+
+    Example:
+        >>> char_spans((10, [["a", "b"], ["c"]], [[1, 2], [6]], ["en", "en"]), 0.0, 100.0)
+        (['a', 'b', 'c'], [(10.0, 20.0), (20.0, 30.0), (60.0, 70.0)])
+    """
+    columns, words, word_columns, kinds = info[0], info[1], info[2], info[3]
+    count = sum(len(w) for w in words)
+    if not columns or not count:
+        return [], []
+    cell = (x2 - x1) / float(columns)
+    steps: dict[str, list[float]] = {}
+    for cols, kind in zip(word_columns, kinds, strict=False):
+        if len(cols) > 1:
+            steps.setdefault(kind, []).append((cols[-1] - cols[0]) * cell / (len(cols) - 1))
+    chars: list[str] = []
+    spans: list[tuple[float, float]] = []
+    for word, cols, kind in zip(words, word_columns, kinds, strict=False):
+        width = float(np.mean(steps[kind])) if kind in steps else (x2 - x1) / count
+        for ch, col in zip(word, cols, strict=False):
+            centre = x1 + (col + 0.5) * cell
+            chars.append(ch)
+            spans.append((max(centre - width / 2, x1), min(centre + width / 2, x2)))
+    return chars, spans
+
+
+def _line_words(pixels: np.ndarray, quad: Any, text: str, info: Any) -> list[Word]:
+    """Words of one OCR line (page pixels), split at the blank gaps of the line's pixels.
+
+    ``pixels`` is the page's RGB rectangle from ``(int(x1), int(y1))`` of the line's box on.
+    """
     xs = [float(p[0]) for p in quad]
     ys = [float(p[1]) for p in quad]
     x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
-    flat = [c for c in (chars or [])]
+    if info is None or len(info) < 4 or (y2 - y1) > 1.5 * (x2 - x1):
+        return split_line(text, quad)
+    chars, spans = char_spans(info, x1, x2)
     usable = (
-        char_quads
-        and len(char_quads) == len(flat)
-        and all(isinstance(c, str) and len(c) == 1 for c in flat)
-        and "".join(flat) == text.replace(" ", "")
-        and (y2 - y1) <= 1.5 * (x2 - x1)
+        chars
+        and all(isinstance(c, str) and len(c) == 1 for c in chars)
+        and "".join(chars) == text.replace(" ", "")
     )
     if not usable:
         return split_line(text, quad)
-    spans = [(min(p[0] for p in q), max(p[0] for p in q)) for q in char_quads]
     top, left = max(int(y1), 0), max(int(x1), 0)
-    crop = grey[top : max(round(y2), 0), left : max(round(x2), 0)]
-    gaps = [(a + left, b + left) for a, b in ink_gaps(crop)]
+    crop = pixels[: max(round(y2) - top, 0), : max(round(x2) - left, 0)]
+    grey = (
+        np.asarray(Image.fromarray(np.ascontiguousarray(crop)).convert("L")) if crop.size else crop
+    )
+    gaps = [(a + left, b + left) for a, b in ink_gaps(grey)]
     return [
-        Word(word, (round(a, 1), round(y1, 1), round(b, 1), round(y2, 1)))
-        for word, a, b in split_at_gaps(flat, spans, gaps)
+        Word(fix_digits(word), (round(a, 1), round(y1, 1), round(b, 1), round(y2, 1)))
+        for word, a, b in split_at_gaps(chars, spans, gaps)
     ]
 
 
-def ocr_image(image: Image.Image, max_side: int | None = MAX_SIDE) -> list[Word]:
+def _detector_copy(page: Image.Image, max_side: int | None) -> np.ndarray:
+    """The page as the detector sees it, at most ``max_side`` pixels on its longer side (RGB)."""
+    if max_side is None or max(page.size) <= max_side:
+        return np.asarray(page)
+    import cv2  # installed with rapidocr-onnxruntime
+
+    scale = max(page.size) / max_side
+    size = (max(round(page.width / scale), 1), max(round(page.height / scale), 1))
+    # Box-average by the integer part of the scale first (fast, in PIL, without copying the full
+    # page into numpy), then area-average to the exact size: thin strokes fade, never vanish.
+    factor = int(scale)
+    small = page.reduce(factor) if factor > 1 else page
+    return cv2.resize(np.asarray(small), size, interpolation=cv2.INTER_AREA)
+
+
+def ocr_image(
+    image: Image.Image, max_side: int | None = DET_MAX_SIDE, rec_min_width: int = REC_MIN_WIDTH
+) -> list[Word]:
     """OCR a page image into a word-level text layer (page pixel coordinates).
+
+    Text lines are *detected* on a copy of the page whose longer side is at most ``max_side``
+    pixels and *recognised* from crops of the original pixels, so small print stays legible
+    while detection, whose cost grows with the pixel count, runs on a small image.
 
     Args:
         image: The page image (any mode; converted to RGB).
-        max_side: Downscale the image so its longer side is at most this many pixels before OCR
-            (``None``: never); boxes are returned in the original image's pixels.
+        max_side: The longer side, in pixels, of the copy that text lines are detected on
+            (``None``: detect at full resolution). Pages already that small are used as they are.
+        rec_min_width: Each line image (48 px high) is padded to at least this width before
+            recognition (RapidOCR's default is 320; see :data:`REC_MIN_WIDTH`).
 
     Returns:
-        The words in reading order (RapidOCR's line order: top to bottom, then left to right).
+        The words in reading order (top to bottom, then left to right), boxes in page pixels.
 
     Raises:
         OCRUnavailableError: If ``rapidocr-onnxruntime`` is not installed.
+        ValueError: If ``max_side`` or ``rec_min_width`` is not a positive number of pixels.
     """
-    rgb_image = image.convert("RGB")
-    scale = 1.0
-    if max_side is not None and max(rgb_image.size) > max_side:
-        scale = max(rgb_image.size) / max_side
-        size = (round(rgb_image.width / scale), round(rgb_image.height / scale))
-        rgb_image = rgb_image.resize(size, Image.Resampling.LANCZOS)
-    rgb = np.asarray(rgb_image)
+    if max_side is not None and max_side < 32:
+        raise ValueError(f"max_side={max_side!r}: pass at least 32 pixels, or None")
+    if rec_min_width < 1:
+        raise ValueError(f"rec_min_width={rec_min_width!r}: pass a positive number of pixels")
+    page = image if image.mode == "RGB" else image.convert("RGB")
+    detect_on = _detector_copy(page, max_side)
+    sx, sy = page.width / detect_on.shape[1], page.height / detect_on.shape[0]
+    engines = _ENGINES.setdefault(rec_min_width, queue.SimpleQueue())
     try:
-        engine = _ENGINES.get_nowait()
+        engine = engines.get_nowait()
     except queue.Empty:
-        engine = _new_engine()
+        engine = _new_engine(rec_min_width)
     try:
-        # RapidOCR expects OpenCV's BGR channel order for arrays.
-        # No angle classifier: rendered and scanned pages are upright.
-        result, _ = engine(
-            np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True
-        )
+        # RapidOCR expects OpenCV's BGR channel order (flipped on the small copies only).
+        boxes, _ = engine.auto_text_det(np.ascontiguousarray(detect_on[:, :, ::-1]))
+        if not boxes:
+            return []
+        quads, patches, crops = [], [], []
+        for box in boxes:
+            quad = np.clip(np.asarray(box, np.float32) * [sx, sy], 0, page.size).astype(np.float32)
+            # Only the line's rectangle of the page is copied out of PIL, never the whole page.
+            left, top = int(quad[:, 0].min()), int(quad[:, 1].min())
+            right = max(int(np.ceil(quad[:, 0].max())), left + 1)
+            bottom = max(int(np.ceil(quad[:, 1].max())), top + 1)
+            patch = np.asarray(page.crop((left, top, right, bottom)))
+            local = (quad - np.array([left, top], dtype=np.float32)).astype(np.float32)
+            (line_image,) = engine.get_crop_img_list(patch, [local])
+            quads.append(quad)
+            patches.append(patch)
+            # Line images cut from the original pixels; no angle classifier: pages are upright.
+            crops.append(np.ascontiguousarray(line_image[:, :, ::-1]))
+        lines, _ = engine.text_rec(crops, True)
+        min_score = float(engine.text_score)
     finally:
-        _ENGINES.put(engine)
-    grey = np.asarray(rgb_image.convert("L"))
+        engines.put(engine)
     words: list[Word] = []
-    for item in result or []:
-        quad, text = item[0], str(item[1])
-        char_quads = item[3] if len(item) > 3 else None
-        chars = item[4] if len(item) > 4 else None
-        for word in _line_words(grey, quad, text, char_quads, chars):
-            fixed = fix_digits(word.text)
-            box = tuple(round(v * scale, 1) for v in word.box)
-            words.append(Word(fixed, box))  # type: ignore[arg-type]
+    for quad, patch, line in zip(quads, patches, lines, strict=True):
+        text, score = str(line[0]), float(line[1])
+        if score < min_score or not text.strip():  # RapidOCR's own filter (text_score)
+            continue
+        info = line[2] if len(line) > 2 else None
+        words.extend(_line_words(patch, quad.tolist(), text, info))
     return words
