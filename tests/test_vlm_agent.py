@@ -32,7 +32,7 @@ httpx = pytest.importorskip("httpx")
 
 import vrag_env  # noqa: E402, F401
 from agents.vlm import tiny  # noqa: E402
-from agents.vlm.agent import GRPOAgent, VLMAgent  # noqa: E402
+from agents.vlm.agent import GRPOAgent, VLMAgent, checkpoint_folder_sha256  # noqa: E402
 from agents.vlm.backends import (  # noqa: E402
     GenerationSettings,
     TransformersBackend,
@@ -49,6 +49,7 @@ from agents.vlm.chat import (  # noqa: E402
 )
 from agents.vlm.config import VLMAgentConfig  # noqa: E402
 from agents.vlm.openai_backend import EndpointError, OpenAIBackend  # noqa: E402
+from benchmarks import verify  # noqa: E402
 from benchmarks.runner import EvalSpec, evaluate  # noqa: E402
 from tests.vlm_fitting import (  # noqa: E402
     ScriptedBackend,
@@ -319,10 +320,32 @@ def test_grpo_agent_with_local_tiny_model_on_tool_env(tiny_dir: Path) -> None:
         episodes=1,
         max_episode_steps=2,
     )
-    options = {"model": str(tiny_dir), "max_new_tokens": 8, "max_image_pixels": IMAGE_PIXELS}
+    options = {
+        "model": str(tiny_dir),
+        "max_new_tokens": 8,
+        "max_image_pixels": IMAGE_PIXELS,
+        "model_description": "pipeline check:\n  tiny model",
+    }
     results = evaluate("grpo", spec, options, progress=False)
     assert results["episodes"][0]["steps"] == 2
     assert results["metadata"]["agent"]["config"]["chat_format"] == "tools"
+    # The leaderboard reads what the model is and which checkpoint produced the file.
+    assert verify.description(results) == "pipeline check: tiny model"
+    assert verify.checkpoint_hash(results) == checkpoint_folder_sha256(tiny_dir)
+
+
+def test_checkpoint_folder_hash_follows_content_and_names(tiny_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dir, copy)
+    original = checkpoint_folder_sha256(tiny_dir)
+    assert len(original) == 64
+    assert checkpoint_folder_sha256(copy) == original  # where the folder lives does not matter
+    config = copy / "config.json"
+    config.write_text(config.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    edited = checkpoint_folder_sha256(copy)
+    assert edited != original
+    config.rename(copy / "config2.json")
+    assert checkpoint_folder_sha256(copy) not in (original, edited)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 from pathlib import Path
@@ -34,6 +35,7 @@ from PIL import Image
 
 from vrag_env.actions import Action, ActionParseError, ActionSet, Crop
 from vrag_env.agent_api import EnvDescription, describe_env
+from vrag_env.corpora.verify import sha256_file
 from vrag_env.rendering import vrag_rl_size
 
 from ..base import Agent
@@ -126,6 +128,8 @@ class VLMAgent(Agent):
         self.system_prompt = cfg.system_prompt
         self.stop = tuple(STOP_STRINGS[self.dialect] if cfg.stop is None else cfg.stop)
         self.backend = cfg.backend or self._make_backend(cfg)
+        if cfg.model_description:
+            self.description = " ".join(cfg.model_description.split())
 
         # The image the model sees: the observation downscaled into the pixel budget (and into the
         # processor's own budget when it is known, so the processor never resizes it again).
@@ -436,11 +440,38 @@ class GRPOAgent(VLMAgent):
                 "server that serves it)"
             )
         super().__init__(action_set, cfg)
+        folder = Path(cfg.model or self.default_model or "")
+        if not served and folder.is_dir():
+            self.checkpoint_sha256 = checkpoint_folder_sha256(folder)
+
+    def config(self) -> dict[str, Any]:
+        """The VLM agent's settings plus the checkpoint folder's hash (when it is a local folder)."""
+        cfg = super().config()
+        if getattr(self, "checkpoint_sha256", None):
+            cfg["checkpoint_sha256"] = self.checkpoint_sha256
+        return cfg
 
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
+
+
+def checkpoint_folder_sha256(folder: str | Path) -> str:
+    """SHA-256 over a checkpoint folder: every file's relative path and content hash, in path order.
+
+    Args:
+        folder: A saved model folder (weights, config, processor files).
+
+    Returns:
+        A hex digest that changes when any file is added, removed, renamed or modified.
+    """
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def _format_number(value: float) -> str:

@@ -107,6 +107,9 @@ class VLMAgentConfig:
     """Extra fields of every server request (e.g. vLLM's ``{"top_k": 1}``)."""
     backend: Backend | None = None
     """A ready backend (replaces ``model``/``base_url``)."""
+    model_description: str | None = None
+    """What the model is (how it was trained), recorded as the results file's ``description``
+    (``description`` itself names ``from_env``'s env description)."""
 
     def __post_init__(self) -> None:
         if self.stop is not None and not isinstance(self.stop, tuple):
