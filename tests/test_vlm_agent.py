@@ -15,6 +15,7 @@ included, which proves it received and decoded every image.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
