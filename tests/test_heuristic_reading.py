@@ -9,8 +9,8 @@ pytest.importorskip("rapidocr_onnxruntime")
 
 from PIL import Image, ImageDraw
 
-from agents.heuristic import _small_print_blocks
 from agents.heuristic_charts import mark_tops
+from agents.heuristic_small_print import small_print_blocks
 from agents.heuristic_text import tidy_answer
 from agents.ocr import OCRReader
 from vrag_env.corpora.synthetic.fonts import get_font
@@ -110,7 +110,7 @@ def test_small_print_blocks_find_the_notes_and_skip_the_footer() -> None:
     draw.text((30, 735), "This report contains forward-looking statements.", font=small, fill=0)
     view = np.asarray(image)
     detected = OCRReader().detect(view)
-    blocks = _small_print_blocks(view, detected, (0.0, 0.0, 845.0, 750.0), 16.0)
+    blocks = small_print_blocks(view, detected, (0.0, 0.0, 845.0, 750.0), 16.0)
     assert len(blocks) == 1 and len(blocks[0]) == 3
     assert 555 <= blocks[0][0][1] and blocks[0][-1][3] <= 590
 

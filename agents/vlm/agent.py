@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from vrag_env.rendering import vrag_rl_size
 
 from ..base import Agent
 from .backends import Backend, GenerationSettings, TransformersBackend
+from .boxes import convert_crop, rescale_first_box
 from .chat import (
     Message,
     action_message,
@@ -87,9 +87,6 @@ VRAG_RL_RETRY = (
 
 VRAG_RL_MIN_PIXELS = 256 * 28 * 28
 """VRAG-RL's lower bound on the pixels of an image it shows."""
-
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
-_ACTION_TAG = re.compile(r"<(search|bbox|region|answer)>(.*?)</\1>", re.DOTALL)
 
 
 class VLMAgent(Agent):
@@ -399,18 +396,18 @@ class VLMAgent(Agent):
             # to the observation by the ratio of the view's size to the size sent.
             if self._sent is None or self._sent[0] == self._sent[1]:
                 return reply
-            return _rescale_first_box(reply, self._sent[0], self._sent[1])
+            return rescale_first_box(reply, self._sent[0], self._sent[1])
         if self.dialect != self.env_actions.dialect:
             if parsed is None:
                 return reply  # the env rejects it and explains why
-            converted = _convert_crop(parsed, self.image_size, self.env_actions.view_size, info)
+            converted = convert_crop(parsed, self.image_size, self.env_actions.view_size, info)
             return self.env_actions.format(converted) if converted is not None else reply
         if (
             self.dialect == "vrag"
             and isinstance(parsed, Crop)
             and self.image_size != self.env_actions.view_size
         ):
-            return _rescale_first_box(reply, self.image_size, self.env_actions.view_size)
+            return rescale_first_box(reply, self.image_size, self.env_actions.view_size)
         return reply
 
 
@@ -472,65 +469,6 @@ def checkpoint_folder_sha256(folder: str | Path) -> str:
         rel = path.relative_to(root).as_posix()
         digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()
-
-
-def _format_number(value: float) -> str:
-    return str(round(value)) if abs(value - round(value)) < 0.05 else f"{value:.1f}"
-
-
-def _rescale_first_box(reply: str, shown: tuple[int, int], view: tuple[int, int]) -> str:
-    """Rewrite the first action's ``<bbox>``/``<region>`` box from the shown image's to the view's pixels.
-
-    Only the box changes: the reply keeps its reasoning and tags, so the env parses the same action.
-    """
-    thinks = [m.span() for m in _THINK.finditer(reply)]
-    for match in _ACTION_TAG.finditer(reply):
-        if any(start <= match.start() < end for start, end in thinks):
-            continue
-        if match.group(1) not in ("bbox", "region"):
-            return reply
-        try:
-            box = ActionSet("vrag", view_size=shown).parse(match.group(0))
-        except ActionParseError:
-            return reply
-        assert isinstance(box, Crop)
-        sy, sx = view[0] / shown[0], view[1] / shown[1]
-        x1, y1, x2, y2 = box.box
-        scaled = [x1 * sx, y1 * sy, x2 * sx, y2 * sy]
-        text = "[" + ", ".join(_format_number(v) for v in scaled) + "]"
-        start, end = match.span(2)
-        return reply[:start] + text + reply[end:]
-    return reply
-
-
-def _convert_crop(
-    action: Action,
-    shown: tuple[int, int],
-    view_size: tuple[int, int],
-    info: dict[str, Any],
-) -> Action | None:
-    """Map a crop from the shown image's pixels to the observation image's pixels.
-
-    Both action sets parse crops into pixels of their image (:class:`~vrag_env.actions.ActionSet`
-    converts the ``tool`` dialect's fractions), so only the scale between the image the model was
-    shown (``shown``) and the observation (``view_size``) remains; searches and answers are
-    unchanged. Returns ``None`` when the crop cannot be expressed (no view yet, empty box).
-    """
-    if not isinstance(action, Crop):
-        return action
-    if not info.get("view"):
-        return None
-    sy, sx = view_size[0] / shown[0], view_size[1] / shown[1]
-    x1, y1, x2, y2 = action.box
-    box = (
-        min(float(view_size[1]), max(0.0, x1 * sx)),
-        min(float(view_size[0]), max(0.0, y1 * sy)),
-        min(float(view_size[1]), max(0.0, x2 * sx)),
-        min(float(view_size[0]), max(0.0, y2 * sy)),
-    )
-    if box[2] <= box[0] or box[3] <= box[1]:
-        return None
-    return Crop(box)
 
 
 __all__ = [

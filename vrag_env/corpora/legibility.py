@@ -23,10 +23,12 @@ reproduces the crop the oracle agent makes (evidence box, widened leftwards to i
 from __future__ import annotations
 
 import dataclasses
+import queue
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -149,20 +151,30 @@ def needles(query: Query, page_id: PageId) -> list[str]:
     return [query.answers[0]] if len(query.reference_pages) == 1 and query.answers else []
 
 
+_LEGIBILITY_ENGINES: queue.SimpleQueue[Any] = queue.SimpleQueue()
+"""Idle RapidOCR engines of the legibility meter (its own: RapidOCR's default detector size and
+recognition padding, the settings every committed validity report was measured with, independent
+of the ingest OCR's speed settings in :mod:`vrag_env.corpora.ocr`)."""
+
+
 def rapidocr_lines() -> OcrFn:
     """An :data:`OcrFn` backed by RapidOCR (raises ``OCRUnavailableError`` when missing)."""
-    from vrag_env.corpora.ocr import _ENGINES, _new_engine
+    from vrag_env.corpora.ocr import INSTALL_HINT, OCRUnavailableError
 
     def run(image: np.ndarray) -> list[str]:
         try:
-            engine = _ENGINES.get_nowait()
-        except Exception:  # queue.Empty: no idle engine yet
-            engine = _new_engine()
+            engine = _LEGIBILITY_ENGINES.get_nowait()
+        except queue.Empty:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:  # pragma: no cover - depends on the installation
+                raise OCRUnavailableError(INSTALL_HINT) from exc
+            engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, rec_batch_num=1)
         try:
             # No angle classifier: rendered pages have no rotated text, and it doubles the cost.
             result, _ = engine(np.ascontiguousarray(image[:, :, ::-1]), use_cls=False)
         finally:
-            _ENGINES.put(engine)
+            _LEGIBILITY_ENGINES.put(engine)
         return [str(r[1]) for r in result or []]
 
     return run
