@@ -58,6 +58,7 @@ from tests.vlm_fitting import (  # noqa: E402
     decode_openai,
     fit_replies,
     free_port,
+    one_thread,  # noqa: F401  # a fixture, used through pytestmark
     record_chats,
     record_exchanges,
 )
@@ -101,13 +102,7 @@ def _policy(messages: Sequence[Message]) -> str:
     return SEARCH if turns < SEARCHES else ANSWER
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny matrices gain nothing from intra-op threads on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

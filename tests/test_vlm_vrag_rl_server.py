@@ -46,6 +46,7 @@ from tests.vlm_fitting import (  # noqa: E402
     decode_image_url,
     decode_openai,
     fit_replies,
+    one_thread,  # noqa: F401  # a fixture, used through pytestmark
     record_chats,
     record_exchanges,
 )
@@ -118,13 +119,7 @@ def _as_served(reply: str) -> str:
     return reply.replace("</think>\n", "</think>", 1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny matrices gain nothing from intra-op threads on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

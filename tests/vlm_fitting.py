@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,17 @@ class ScriptedBackend(Backend):
         self.tools.append(tools)
         self.requests += 1
         return self.reply(messages) if callable(self.reply) else self.reply
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a test module (tiny matrices gain nothing from intra-op threads)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def record_chats(agent_name: str, spec: Any, policy: Policy, **options: Any) -> list[list[Message]]:
