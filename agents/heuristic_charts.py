@@ -24,7 +24,7 @@ from vrag_env.reading import QuestionAnalysis, Segment, group_rows, match_score
 from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 
-from .heuristic_text import _NUMBER, _category_score, _clip, _cx, _segments
+from .heuristic_text import _NUMBER, _category_score, _clip, _cx, _segments, index_runs
 from .ocr import OCRReader
 
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z &.-]*")
@@ -124,13 +124,7 @@ class ChartReading:
                 continue
             line = image[y].astype(np.int16)
             coloured = np.flatnonzero((line.max(axis=1) - line.min(axis=1)) >= MIN_SATURATION)
-            found: list[tuple[int, int]] = []
-            for x in coloured:
-                if found and x - found[-1][1] <= 1:
-                    found[-1] = (found[-1][0], int(x))
-                else:
-                    found.append((int(x), int(x)))
-            found = [r for r in found if r[1] - r[0] >= 4]
+            found = [r for r in index_runs(coloured, 1) if r[1] - r[0] >= 4]
             if len(found) > len(runs):
                 runs = found
         if len(runs) <= len(words):

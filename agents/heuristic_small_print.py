@@ -16,7 +16,7 @@ from vrag_env.reading import QuestionAnalysis, Segment, compact, matched_terms, 
 from vrag_env.rendering import ViewTransform
 from vrag_env.types import BBox
 
-from .heuristic_text import _clip, _pad
+from .heuristic_text import _clip, _pad, index_runs
 from .ocr import OCRReader
 
 __all__ = ["SmallPrintReading", "small_print_blocks"]
@@ -102,12 +102,7 @@ def small_print_blocks(
             max(0, int(b[0]) - x1 - 2) : max(0, int(b[2]) - x1 + 2),
         ] = False
     rows = np.flatnonzero(ink.sum(axis=1) >= 3)
-    bands: list[tuple[int, int]] = []
-    for r in rows:
-        if bands and r - bands[-1][1] <= 2:
-            bands[-1] = (bands[-1][0], int(r))
-        else:
-            bands.append((int(r), int(r)))
+    bands = index_runs(rows, 2)
     width = x2 - x1
     lines: list[BBox] = []
     for top, bottom in bands:

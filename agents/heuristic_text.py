@@ -8,6 +8,7 @@ years are split into two look-ups whose answers are subtracted.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 
@@ -178,6 +179,17 @@ def _header_row(rows: list[list[Segment]], r: int) -> list[Segment]:
             break
         header = row
     return header[1:] if header is not rows[r] else []
+
+
+def index_runs(indices: Iterable[int] | np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    """Runs ``(first, last)`` of sorted integer indices, a run broken where the step exceeds ``max_gap``."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and i - runs[-1][1] <= max_gap:
+            runs[-1] = (runs[-1][0], int(i))
+        else:
+            runs.append((int(i), int(i)))
+    return runs
 
 
 def _pad(box: BBox, dx: float, dy: float, below: float | None = None) -> BBox:
