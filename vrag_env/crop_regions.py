@@ -4,7 +4,8 @@ Two mappings, both from a box in pixels of the observation image:
 
 - :func:`crop_region` (the default geometry): the box is clipped to the page content of the current
   view, mapped through that view to page pixels, padded by ``padding`` of its size on each side and
-  grown to at least ``min_size`` page pixels (:func:`pad_box`);
+  grown to at least ``min_size`` page pixels (:func:`pad_box`) and rounded outwards to whole page
+  pixels (:func:`whole_pixels`);
 - :func:`vrag_rl_crop_region` (``geometry="vrag-rl"``): VRAG-RL's rollout mapping, from the size of
   the image last shown onto the last retrieved full page (see ``docs/vrag_rl.md``).
 
@@ -53,7 +54,8 @@ def crop_region(
             f"the box {list(box)} covers no page content (the page occupies "
             f"{[cx1, cy1, cx2, cy2]} of the {width}x{height} image)"
         )
-    return pad_box(view.view_to_page((x1, y1, x2, y2)), padding, min_size, *page_size)
+    region = pad_box(view.view_to_page((x1, y1, x2, y2)), padding, min_size, *page_size)
+    return whole_pixels(region, *page_size)
 
 
 def vrag_rl_crop_region(
@@ -129,3 +131,19 @@ def pad_box(box: BBox, padding: float, min_size: int, page_w: int, page_h: int) 
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):  # pragma: no cover - parser guards
         raise IllegalActionError("the crop box is not finite")
     return (x1, y1, x2, y2)
+
+
+def whole_pixels(box: BBox, page_w: int, page_h: int) -> BBox:
+    """Round a page-pixel box outwards to whole pixels, inside the page.
+
+    A crop shows whole page pixels (as a crop of an image does), so its view is an exact resample of
+    those pixels; values within 1e-6 of an integer count as that integer (float noise of the mapping).
+    """
+    eps = 1e-6
+    x1, y1, x2, y2 = box
+    return (
+        float(max(0, math.floor(x1 + eps))),
+        float(max(0, math.floor(y1 + eps))),
+        float(min(page_w, math.ceil(x2 - eps))),
+        float(min(page_h, math.ceil(y2 - eps))),
+    )
