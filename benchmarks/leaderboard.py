@@ -365,7 +365,7 @@ def render_markdown(
         out += [markdown_table(ranked) if ranked else "_No verified rows._"]
         if validity and bench in validity:
             out += ["", *validity_lines(validity[bench])]
-        controls = controls_section(ranked)
+        controls = controls_section(ranked, bench)
         if controls:
             out += ["", "### Controls, floors and ablations", "", *controls]
         if privileged:

@@ -36,6 +36,12 @@ def test_section_states_missing_rows_and_unmet_goals() -> None:
     assert "+0.100" in prior_line and "goal +0.15 **not met**" in prior_line
     ppo_line = next(line for line in text.splitlines() if line.startswith("| `ppo`"))
     assert "not run" in ppo_line and "missing: ppo, scripted" in ppo_line
+    # The +0.15 goal was set for synth-test: judged there, not claimed on another track.
+    synth = "\n".join(controls_section([heuristic, prior], "synth-test"))
+    assert "goal +0.15 **not met**" in synth
+    docs = "\n".join(controls_section([heuristic, prior], "docs-test"))
+    docs_line = next(line for line in docs.splitlines() if "`prior`" in line)
+    assert "+0.100" in docs_line and "goal" not in docs_line.split("|")[6]
 
 
 def test_transfer_table_pairs_agents_present_on_both_tracks() -> None:
