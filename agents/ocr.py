@@ -106,7 +106,7 @@ class OCRReader:
     """
 
     def __init__(
-        self, cache_size: int = 512, text_score: float = 0.5, restore_spaces: bool = True
+        self, cache_size: int = 2048, text_score: float = 0.5, restore_spaces: bool = True
     ) -> None:
         self.text_score = text_score
         self.restore_spaces = restore_spaces

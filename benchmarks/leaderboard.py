@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -442,6 +443,7 @@ def write_leaderboard(
     png: bool = True,
     reports: bool = False,
     validity_dir: str | os.PathLike[str] | None = "docs/validity",
+    fresh_reports: Collection[Path] = (),
 ) -> tuple[list[Row], list[Path]]:
     """Regenerate the Markdown, CSV and PNG leaderboard from the verified results files.
 
@@ -456,6 +458,8 @@ def write_leaderboard(
         reports: Also write each verified row's episode report to
             ``<results_dir>/<benchmark>/reports/<agent>.html``. Rows link to their report whenever
             that file exists.
+        fresh_reports: Reports known to be up to date (drawn by the run that wrote their results
+            file); not drawn again.
 
     Returns:
         The verified rows and the paths written.
@@ -465,9 +469,12 @@ def write_leaderboard(
     if reports:
         from vrag_env.viewer.report import write_report
 
+        fresh = {Path(p).resolve() for p in fresh_reports}
         for row in board.rows:
             source = Path(results_dir) / row.source
-            write_report(source, source.parent / "reports" / f"{source.stem}.html")
+            html = source.parent / "reports" / f"{source.stem}.html"
+            if html.resolve() not in fresh:
+                write_report(source, html)
     linked = []
     for row in board.rows:
         stem = Path(row.source)

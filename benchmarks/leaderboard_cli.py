@@ -30,6 +30,11 @@ DEFAULT_AGENTS = (
 """Baselines run by default, the slowest first (so two jobs finish together): ``scripted`` is PPO's control (the same macro-actions and OCR
 candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
 
+SHARED_READER_CHAINS: tuple[tuple[str, ...], ...] = (("scripted", "ppo"), ("heuristic", "no-zoom"))
+"""Agents that read views with the same OCR pipeline run one after another in one process, so the
+later one reuses the OCR of every view both see (the readers' process-wide caches). Results are
+the same in any grouping or order (OCR is a pure function of the pixels); only the time changes."""
+
 DEFAULT_BENCHMARKS = ("synth-test", "docs-test")
 """The leaderboard's tracks: the synthetic benchmark and the real-document track."""
 
@@ -174,15 +179,17 @@ def run_benchmark(
             options["train_split"] = train_split
         todo.append((name, options))
     out_dir = Path(args.results_dir) / benchmark.name
-    jobs = max(1, min(int(getattr(args, "jobs", 1) or 1), len(todo) or 1))
+    groups = plan_jobs(todo)
+    jobs = max(1, min(int(getattr(args, "jobs", 1) or 1), len(groups) or 1))
+    reports = not getattr(args, "no_reports", True)
     bar = tqdm(total=len(todo), desc="leaderboard", unit="agent", disable=args.quiet)
     if jobs == 1:
-        for name, options in todo:
-            bar.set_postfix(agent=name)
-            done = _run_one(name, options, spec, prov, out_dir, not args.quiet)
-            tqdm.write(done[3])
-            report.append(done[:3])
-            bar.update(1)
+        for group in groups:
+            bar.set_postfix(agent=group[0][0])
+            for done in _run_group(group, spec, prov, out_dir, not args.quiet, reports):
+                tqdm.write(done[3])
+                report.append(done[:3])
+                bar.update(1)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -191,16 +198,50 @@ def run_benchmark(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             futures = [
-                pool.submit(_run_one, name, options, spec, prov, out_dir, False)
-                for name, options in todo
+                pool.submit(_run_group, group, spec, prov, out_dir, False, reports)
+                for group in groups
             ]
             for future in as_completed(futures):
-                done = future.result()
-                tqdm.write(done[3])
-                report.append(done[:3])
-                bar.update(1)
+                for done in future.result():
+                    tqdm.write(done[3])
+                    report.append(done[:3])
+                    bar.update(1)
     bar.close()
     return report
+
+
+def plan_jobs(todo: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Group agents into jobs: each :data:`SHARED_READER_CHAINS` chain is one job, in chain order.
+
+    Chains come first (they are the slowest), then every other agent alone, in ``todo`` order.
+
+    Example:
+        >>> [[n for n, _ in g] for g in plan_jobs([(a, {}) for a in DEFAULT_AGENTS])]
+        [['scripted', 'ppo'], ['heuristic', 'no-zoom'], ['oracle'], ['random'], ['prior'], ['no-search']]
+    """
+    groups: list[list[tuple[str, dict[str, Any]]]] = []
+    placed: set[int] = set()
+    for chain in SHARED_READER_CHAINS:
+        group = [(i, item) for name in chain for i, item in enumerate(todo) if item[0] == name]
+        if group:
+            groups.append([item for _, item in group])
+            placed.update(i for i, _ in group)
+    groups += [[item] for i, item in enumerate(todo) if i not in placed]
+    return groups
+
+
+def _run_group(
+    group: list[tuple[str, dict[str, Any]]],
+    spec: Any,
+    prov: dict[str, Any],
+    out_dir: Path,
+    progress: bool,
+    reports: bool,
+) -> list[tuple[str, str, float, str]]:
+    """Run a job's agents in turn in this process (see :data:`SHARED_READER_CHAINS`)."""
+    return [
+        _run_one(name, options, spec, prov, out_dir, progress, reports) for name, options in group
+    ]
 
 
 def _run_one(
@@ -210,14 +251,23 @@ def _run_one(
     prov: dict[str, Any],
     out_dir: Path,
     progress: bool,
+    reports: bool = False,
 ) -> tuple[str, str, float, str]:
-    """Evaluate one agent and write its results file; returns its report line and a summary."""
+    """Evaluate one agent and write its results file; returns its report line and a summary.
+
+    With ``reports``, the episode report (``reports/<agent>.html`` beside the results) is written
+    here too, so reports are drawn while other jobs still run; :func:`run` then does not redraw it.
+    """
     from .runner import evaluate, write_results
 
     t = time.perf_counter()
     results = evaluate(name, spec, options, progress=progress, provenance_record=prov)
     agent_name = results["metadata"]["agent"]["name"]
     out = write_results(results, out_dir / f"{agent_name}.json")
+    if reports:
+        from vrag_env.viewer.report import write_report
+
+        write_report(out, report_path(out))
     elapsed = time.perf_counter() - t
     s = results["summary"]
     line = (
@@ -233,15 +283,31 @@ def _build_corpus(spec: Any, quiet: bool) -> None:
     env.close()
 
 
+def report_path(results: Path) -> Path:
+    """Where the episode report of a results file goes: ``reports/<stem>.html`` beside it."""
+    return results.parent / "reports" / f"{results.stem}.html"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the baselines (unless ``--skip-run``), then regenerate and print the leaderboard."""
     from .leaderboard import markdown_table, write_leaderboard
 
     t0 = time.perf_counter()
+    fresh: set[Path] = set()
     if not args.skip_run:
+        started = time.time()
         run_agents(args)
+        # Reports the jobs drew (in this process or a worker) after writing their results.
+        fresh = {
+            report_path(Path(args.results_dir) / row)
+            for row in _results_written_since(args.results_dir, started)
+        }
     rows, paths = write_leaderboard(
-        args.results_dir, args.out_dir, png=not args.no_png, reports=not args.no_reports
+        args.results_dir,
+        args.out_dir,
+        png=not args.no_png,
+        reports=not args.no_reports,
+        fresh_reports=fresh,
     )
     for bench in sorted({r.benchmark for r in rows}):
         print(f"\n## {bench}\n")
@@ -250,3 +316,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_run:
         print(f"total time: {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _results_written_since(results_dir: str, since: float) -> list[str]:
+    """Results files (relative to ``results_dir``) whose report is newer than both and ``since``."""
+    root = Path(results_dir)
+    fresh = []
+    for results in root.glob("*/*.json"):
+        html = report_path(results)
+        if not html.is_file():
+            continue
+        written = html.stat().st_mtime
+        if written >= since and written >= results.stat().st_mtime:
+            fresh.append(str(results.relative_to(root)))
+    return fresh

@@ -15,14 +15,23 @@ import io
 from PIL import Image
 
 from vrag_env.presets import VRAGConfig
-from vrag_env.rendering import ViewTransform, draw_box, fit_view, render_view, view_transform
+from vrag_env.rendering import (
+    PagePyramid,
+    ViewTransform,
+    draw_box,
+    fit_view,
+    render_view,
+    view_transform,
+)
 from vrag_env.types import BBox
 
 JPEG_QUALITY = 72
 """JPEG quality of report images: text stays readable at a fraction of PNG's size."""
 
 
-def _render(page: Image.Image, transform: ViewTransform, size: tuple[int, int]) -> Image.Image:
+def _render(
+    page: Image.Image | PagePyramid, transform: ViewTransform, size: tuple[int, int]
+) -> Image.Image:
     """Render ``transform`` of ``page`` into a ``size`` canvas and trim the canvas to its content."""
     canvas = Image.fromarray(render_view(page, transform, size))
     x1, y1, x2, y2 = transform.content_box
@@ -30,12 +39,12 @@ def _render(page: Image.Image, transform: ViewTransform, size: tuple[int, int]) 
 
 
 def agent_view(
-    page: Image.Image, region: BBox, config: VRAGConfig, view_size: tuple[int, int]
+    page: Image.Image | PagePyramid, region: BBox, config: VRAGConfig, view_size: tuple[int, int]
 ) -> Image.Image:
     """The view the agent saw of ``region`` (content only), as the env rendered it.
 
     Args:
-        page: The page image.
+        page: The page image, or its cached pyramid (the same pixels, rendered faster).
         region: The region shown, in page pixels.
         config: The run's env config (geometry, resolution budget, zoom limit).
         view_size: The run's observation canvas ``(height, width)`` (:attr:`Run.view_size`).
@@ -51,9 +60,12 @@ def agent_view(
     return _render(page, transform, view_size)
 
 
-def page_thumbnail(page: Image.Image, max_side: int, region: BBox | None = None) -> Image.Image:
+def page_thumbnail(
+    page: Image.Image | PagePyramid, max_side: int, region: BBox | None = None
+) -> Image.Image:
     """The whole page scaled to fit ``max_side``, with ``region`` outlined when given."""
-    full: BBox = (0.0, 0.0, float(page.width), float(page.height))
+    width, height = page.page.size if isinstance(page, PagePyramid) else page.size
+    full: BBox = (0.0, 0.0, float(width), float(height))
     size = (max_side, max_side)
     transform = fit_view(full, size, max_view_pixels=max_side * max_side, max_zoom=1.0)
     thumb = _render(page, transform, size)

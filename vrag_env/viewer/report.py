@@ -20,10 +20,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vrag_env.viewer.images import agent_view, data_uri, jpeg_bytes, page_thumbnail, shrink
 from vrag_env.viewer.trajectory import Episode, Run, Step, load_run
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from vrag_env.rendering import PagePyramid
 
 THUMB_SIDE = 220
 """Longer side of page thumbnails in the report, in pixels."""
@@ -59,13 +64,19 @@ class ImageStore:
         """Key of the agent's view of ``region`` of page ``page_id``."""
         return self._get(("view", page_id, region), lambda: self._view(page_id, region))
 
+    def _page(self, page_id: str) -> Image.Image | PagePyramid:
+        # The corpus's cached pyramid: halvings and whole-page views are made once per page, not
+        # once per picture (render_view draws the same pixels from a pyramid or a plain image).
+        corpus = self.run.corpus
+        if hasattr(corpus, "page_pyramid"):
+            return corpus.page_pyramid(page_id)
+        return corpus.page_image(page_id)
+
     def _thumb(self, page_id: str) -> bytes:
-        return jpeg_bytes(page_thumbnail(self.run.corpus.page_image(page_id), THUMB_SIDE))
+        return jpeg_bytes(page_thumbnail(self._page(page_id), THUMB_SIDE))
 
     def _view(self, page_id: str, region: tuple[float, ...]) -> bytes:
-        image = agent_view(
-            self.run.corpus.page_image(page_id), region, self.run.config, self.run.view_size
-        )  # type: ignore[arg-type]
+        image = agent_view(self._page(page_id), region, self.run.config, self.run.view_size)  # type: ignore[arg-type]
         return jpeg_bytes(shrink(image, VIEW_SIDE))
 
     def _get(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> str:
