@@ -120,7 +120,11 @@ def _agent_args(agent: str, policy: str | None) -> tuple[str, dict[str, Any]]:
     return agent, {}
 
 
-def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
+Outcome = tuple[str, str, float, Path | None]
+"""``(agent, status, seconds, results file or None when skipped)`` of one agent on one benchmark."""
+
+
+def run_agents(args: argparse.Namespace) -> list[Outcome]:
     """Evaluate each agent on each benchmark of ``args.benchmark`` (see :func:`run_benchmark`)."""
     from vrag_env.provenance import provenance
 
@@ -128,16 +132,14 @@ def run_agents(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     # (clean) checkout, although earlier benchmarks' files change the tree.
     prov = provenance()
     names = [args.benchmark] if isinstance(args.benchmark, str) else list(args.benchmark)
-    report: list[tuple[str, str, float]] = []
+    report: list[Outcome] = []
     for name in names:
         report += run_benchmark(argparse.Namespace(**{**vars(args), "benchmark": name}), prov)
     return report
 
 
-def run_benchmark(
-    args: argparse.Namespace, prov: dict[str, Any] | None = None
-) -> list[tuple[str, str, float]]:
-    """Evaluate each agent on one benchmark; returns ``(agent, status, seconds)`` per agent.
+def run_benchmark(args: argparse.Namespace, prov: dict[str, Any] | None = None) -> list[Outcome]:
+    """Evaluate each agent on one benchmark; returns an :data:`Outcome` per agent.
 
     With ``--jobs N`` (N > 1) up to N agents run at once, each in its own process; every agent's
     results are the same as in a sequential run (each episode is seeded from the spec alone).
@@ -159,7 +161,7 @@ def run_benchmark(
     t0 = time.perf_counter()
     _build_corpus(spec, args.quiet)
     tqdm.write(f"corpus ready ({time.perf_counter() - t0:.0f} s)")
-    report: list[tuple[str, str, float]] = []
+    report: list[Outcome] = []
     todo = []
     synthetic = benchmark.corpus.synthetic is not None
     corpus_name = str(benchmark.env_kwargs.get("corpus", ""))
@@ -167,12 +169,12 @@ def run_benchmark(
         train_split = "train" if synthetic else TRAINING_SPLIT.get(corpus_name)
         if agent in NEEDS_TRAINING_SPLIT and train_split is None:
             tqdm.write(f"skipping {agent} on {benchmark.name}: its corpus has no training split")
-            report.append((agent, "skipped (no training split)", 0.0))
+            report.append((agent, "skipped (no training split)", 0.0, None))
             continue
         missing = _missing(agent)
         if missing:
             tqdm.write(f"skipping {agent}: missing {', '.join(missing)}")
-            report.append((agent, "skipped (missing " + ", ".join(missing) + ")", 0.0))
+            report.append((agent, "skipped (missing " + ", ".join(missing) + ")", 0.0, None))
             continue
         name, options = _agent_args(agent, args.policy)
         if agent in NEEDS_TRAINING_SPLIT and train_split != "train":
@@ -187,8 +189,8 @@ def run_benchmark(
         for group in groups:
             bar.set_postfix(agent=group[0][0])
             for done in _run_group(group, spec, prov, out_dir, not args.quiet, reports):
-                tqdm.write(done[3])
-                report.append(done[:3])
+                tqdm.write(done[4])
+                report.append(done[:4])
                 bar.update(1)
     else:
         import multiprocessing
@@ -203,8 +205,8 @@ def run_benchmark(
             ]
             for future in as_completed(futures):
                 for done in future.result():
-                    tqdm.write(done[3])
-                    report.append(done[:3])
+                    tqdm.write(done[4])
+                    report.append(done[:4])
                     bar.update(1)
     bar.close()
     return report
@@ -237,7 +239,7 @@ def _run_group(
     out_dir: Path,
     progress: bool,
     reports: bool,
-) -> list[tuple[str, str, float, str]]:
+) -> list[tuple[str, str, float, Path, str]]:
     """Run a job's agents in turn in this process (see :data:`SHARED_READER_CHAINS`)."""
     return [
         _run_one(name, options, spec, prov, out_dir, progress, reports) for name, options in group
@@ -252,8 +254,8 @@ def _run_one(
     out_dir: Path,
     progress: bool,
     reports: bool = False,
-) -> tuple[str, str, float, str]:
-    """Evaluate one agent and write its results file; returns its report line and a summary.
+) -> tuple[str, str, float, Path, str]:
+    """Evaluate one agent and write its results file; returns its :data:`Outcome` and a summary line.
 
     With ``reports``, the episode report (``reports/<agent>.html`` beside the results) is written
     here too, so reports are drawn while other jobs still run; :func:`run` then does not redraw it.
@@ -264,7 +266,7 @@ def _run_one(
     results = evaluate(name, spec, options, progress=progress, provenance_record=prov)
     agent_name = results["metadata"]["agent"]["name"]
     out = write_results(results, out_dir / f"{agent_name}.json")
-    if reports:
+    if reports and prov.get("git_dirty") is False:  # only rows that can verify get a report
         from vrag_env.viewer.report import write_report
 
         write_report(out, report_path(out))
@@ -274,7 +276,7 @@ def _run_one(
         f"{agent_name}: accuracy={s['accuracy']:.3f} anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} "
         f"steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
     )
-    return agent_name, "ok", elapsed, line
+    return agent_name, "ok", elapsed, out, line
 
 
 def _build_corpus(spec: Any, quiet: bool) -> None:
@@ -295,13 +297,10 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fresh: set[Path] = set()
     if not args.skip_run:
-        started = time.time()
-        run_agents(args)
-        # Reports the jobs drew (in this process or a worker) after writing their results.
-        fresh = {
-            report_path(Path(args.results_dir) / row)
-            for row in _results_written_since(args.results_dir, started)
-        }
+        # Each job drew its agent's report right after writing the results: not drawn again.
+        outcomes = run_agents(args)
+        if not args.no_reports:
+            fresh = {report_path(out) for *_, out in outcomes if out is not None}
     rows, paths = write_leaderboard(
         args.results_dir,
         args.out_dir,
@@ -316,17 +315,3 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_run:
         print(f"total time: {time.perf_counter() - t0:.0f} s")
     return 0
-
-
-def _results_written_since(results_dir: str, since: float) -> list[str]:
-    """Results files (relative to ``results_dir``) whose report is newer than both and ``since``."""
-    root = Path(results_dir)
-    fresh = []
-    for results in root.glob("*/*.json"):
-        html = report_path(results)
-        if not html.is_file():
-            continue
-        written = html.stat().st_mtime
-        if written >= since and written >= results.stat().st_mtime:
-            fresh.append(str(results.relative_to(root)))
-    return fresh
