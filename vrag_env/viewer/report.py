@@ -26,8 +26,6 @@ from vrag_env.viewer.images import agent_view, data_uri, jpeg_bytes, page_thumbn
 from vrag_env.viewer.trajectory import Episode, Run, Step, load_run
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from vrag_env.rendering import PagePyramid
 
 THUMB_SIDE = 220
@@ -64,13 +62,10 @@ class ImageStore:
         """Key of the agent's view of ``region`` of page ``page_id``."""
         return self._get(("view", page_id, region), lambda: self._view(page_id, region))
 
-    def _page(self, page_id: str) -> Image.Image | PagePyramid:
+    def _page(self, page_id: str) -> PagePyramid:
         # The corpus's cached pyramid: halvings and whole-page views are made once per page, not
         # once per picture (render_view draws the same pixels from a pyramid or a plain image).
-        corpus = self.run.corpus
-        if hasattr(corpus, "page_pyramid"):
-            return corpus.page_pyramid(page_id)
-        return corpus.page_image(page_id)
+        return self.run.corpus.page_pyramid(page_id)
 
     def _thumb(self, page_id: str) -> bytes:
         return jpeg_bytes(page_thumbnail(self._page(page_id), THUMB_SIDE))
