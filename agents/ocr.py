@@ -1,10 +1,11 @@
 """A shared, lazily initialised RapidOCR reader for agents, with per-image caches.
 
-RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel, so nothing is downloaded) runs
-in two stages: a detector finds text boxes (one pass over the image, ~0.2 s for a 750x845 view on one
-CPU core) and a recogniser reads each box (~15 ms per box). Reading *everything* on a dense page costs
-seconds, so this wrapper exposes the two stages separately: agents detect once, then read only the
-boxes they care about (e.g. the legible ones, or the row and column labels of a table).
+RapidOCR (``rapidocr-onnxruntime``; its ONNX models ship in the wheel, so nothing is downloaded)
+runs in two stages: a detector finds text boxes (one pass over the image, ~0.2 s for a 750x845
+view on one CPU core) and a recogniser reads each box (~40 ms for a 48x540 px line). Reading
+*everything* on a dense page costs seconds, so this wrapper exposes the two stages separately:
+agents detect once, then read only the boxes they care about (e.g. the legible ones, or the row
+and column labels of a table).
 
 Results are cached by image content (a BLAKE2 hash of the pixels) and, for recognition, by box, so an
 agent that sees the same view twice (the same page retrieved for two questions) pays once. The angle
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from vrag_env.corpora.ocr import fix_digits
+from vrag_env.corpora.ocr import REC_MIN_WIDTH, fix_digits, memory_arena
 from vrag_env.types import BBox
 
 INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ingest]"`'
@@ -126,10 +127,19 @@ class OCRReader:
                 except ImportError as exc:  # pragma: no cover - depends on the installation
                     raise ImportError(INSTALL_HINT) from exc
                 # One thread per ONNX session: the models are small, and on a shared 2-core machine
-                # a busy second thread makes every call several times slower (measured).
-                self._engine = RapidOCR(
-                    use_cls=False, intra_op_num_threads=1, inter_op_num_threads=1
-                )
+                # a busy second thread makes every call several times slower (measured). Boxes are
+                # read one at a time, padded to REC_MIN_WIDTH (96 px) rather than RapidOCR's 320 in
+                # batches of 6 padded to the widest: the recogniser's cost grows with the padded
+                # width, and this halves it on table cells and short labels (the same setting as
+                # the ingestion OCR, vrag_env.corpora.ocr; measured in docs/baselines.md).
+                with memory_arena():
+                    self._engine = RapidOCR(
+                        use_cls=False,
+                        intra_op_num_threads=1,
+                        inter_op_num_threads=1,
+                        rec_batch_num=1,
+                        rec_img_shape=[3, 48, REC_MIN_WIDTH],
+                    )
             return self._engine
 
     def detect(self, image: np.ndarray, side: int = 736) -> list[BBox]:

@@ -157,16 +157,7 @@ class PPOAgent(Agent):
                 f"no PPO policy at the default location {path}; train one with "
                 "`uv run python agents/sb3_ppo.py` or pass --policy PATH"
             )
-        from .sb3_ppo import Args, train
-
-        args = Args(policy_path=str(path))
-        logger.warning(
-            "no saved PPO policy at %s: training one now with the default budget (%d steps; "
-            "`uv run python agents/sb3_ppo.py` does the same)",
-            path,
-            args.total_timesteps,
-        )
-        return train(args)
+        return ensure_default_policy()
 
     def _load(self, path: Path) -> Any:
         _refuse_policy_inside_a_corpus(path)
@@ -258,3 +249,23 @@ class PPOTextLayerAgent(PPOAgent):
     def __init__(self, env: gym.Env[Any, Any], **options: Any) -> None:
         options.pop("candidates", None)
         super().__init__(env, candidates="text-layer", **options)
+
+
+def ensure_default_policy() -> Path:
+    """The default policy's path, training one with the default budget first if none is saved.
+
+    ``vrag leaderboard`` calls it before it starts the processes that evaluate ``ppo``, so that
+    a missing policy is trained once, not by every process.
+    """
+    from .sb3_ppo import DEFAULT_POLICY, Args, train
+
+    if DEFAULT_POLICY.is_file():
+        return DEFAULT_POLICY
+    args = Args(policy_path=str(DEFAULT_POLICY))
+    logger.warning(
+        "no saved PPO policy at %s: training one now with the default budget (%d steps; "
+        "`uv run python agents/sb3_ppo.py` does the same)",
+        DEFAULT_POLICY,
+        args.total_timesteps,
+    )
+    return train(args)

@@ -14,8 +14,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from vrag_env._entry_points import load_entry_point
 
 DEFAULT_AGENTS = (
     "scripted",
@@ -32,8 +35,13 @@ candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ab
 
 SHARED_READER_CHAINS: tuple[tuple[str, ...], ...] = (("scripted", "ppo"), ("heuristic", "no-zoom"))
 """Agents that read views with the same OCR pipeline run one after another in one process, so the
-later one reuses the OCR of every view both see (the readers' process-wide caches). Results are
-the same in any grouping or order (OCR is a pure function of the pixels); only the time changes."""
+later one reuses the OCR of every view both see (the readers' process-wide caches). With ``--jobs
+N`` these agents are *sharded*: the questions are dealt out to N processes (every N-th question
+to the same one), and each process runs every chained agent, in chain order, on its share. The
+slow agents' work is then split evenly however long each agent takes, and a later agent still
+finds the views an earlier one read on the same questions. Results are the same in any grouping,
+order or sharding (OCR is a pure function of the pixels, each episode is seeded by its position in
+the whole list); only the time changes."""
 
 DEFAULT_BENCHMARKS = ("synth-test", "docs-test")
 """The leaderboard's tracks: the synthetic benchmark and the real-document track."""
@@ -102,7 +110,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=2,
-        help="agents evaluated at once, one process each (default: 2; 1 runs them in turn)",
+        help=(
+            "processes (default: 2): the OCR agents' questions are dealt out to all of them, the "
+            "other agents take one each; 1 runs everything in turn (same results)"
+        ),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -182,7 +193,7 @@ def run_benchmark(args: argparse.Namespace, prov: dict[str, Any] | None = None) 
         todo.append((name, options))
     out_dir = Path(args.results_dir) / benchmark.name
     groups = plan_jobs(todo)
-    jobs = max(1, min(int(getattr(args, "jobs", 1) or 1), len(groups) or 1))
+    jobs = max(1, int(getattr(args, "jobs", 1) or 1))
     reports = not getattr(args, "no_reports", True)
     bar = tqdm(total=len(todo), desc="leaderboard", unit="agent", disable=args.quiet)
     if jobs == 1:
@@ -193,23 +204,147 @@ def run_benchmark(args: argparse.Namespace, prov: dict[str, Any] | None = None) 
                 report.append(done[:4])
                 bar.update(1)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # Spawned workers: nothing (threads, torch state) is inherited from this process.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [
-                pool.submit(_run_group, group, spec, prov, out_dir, False, reports)
-                for group in groups
-            ]
-            for future in as_completed(futures):
-                for done in future.result():
-                    tqdm.write(done[4])
-                    report.append(done[:4])
-                    bar.update(1)
+        for done in _run_parallel(groups, spec, prov, out_dir, jobs, reports):
+            tqdm.write(done[4])
+            report.append(done[:4])
+            bar.update(1)
     bar.close()
     return report
+
+
+def _run_parallel(
+    groups: list[list[tuple[str, dict[str, Any]]]],
+    spec: Any,
+    prov: dict[str, Any],
+    out_dir: Path,
+    jobs: int,
+    reports: bool,
+) -> Iterator[tuple[str, str, float, Path, str]]:
+    """Run ``groups`` over ``jobs`` processes: chained agents sharded, the others one job each.
+
+    Every agent of a :data:`SHARED_READER_CHAINS` chain runs on each of ``jobs`` shards of the
+    questions (:func:`shard_positions`), one process per shard; the shards' episodes are put back
+    in question order and written as one results file per agent, the same as a sequential run's.
+    Yields an :data:`Outcome` and a summary line per agent as its results are written.
+    """
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    from .parallel_eval import _question_ids
+
+    chained = [item for group in groups if _is_chain(group) for item in group]
+    singles = [group for group in groups if not _is_chain(group)]
+    if any(name == "ppo" and not options for name, options in chained):
+        # Trained once here when missing, not once per shard.
+        load_entry_point("agents.ppo_agent:ensure_default_policy")()
+    ids = _question_ids(spec) if chained else []
+    shards = [[(i, ids[i]) for i in part] for part in shard_positions(len(ids), jobs)]
+    # Spawned workers: nothing (threads, torch state) is inherited from this process.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # The quick agents first, so their rows do not wait for the shards.
+        single_futures = [
+            pool.submit(_run_group, group, spec, prov, out_dir, False, reports) for group in singles
+        ]
+        shard_futures = [pool.submit(_run_shard, chained, spec, shard) for shard in shards if shard]
+        waiting: set[Future[Any]] = {*shard_futures, *single_futures}
+        for future in as_completed(waiting):
+            if future in single_futures:
+                yield from future.result()
+        if not shard_futures:
+            return
+        parts = [future.result() for future in shard_futures]
+        drawn: list[tuple[Future[Any], tuple[str, str, float, Path, str]]] = []
+        for k, (name, _) in enumerate(chained):
+            done = _write_merged(name, spec, prov, out_dir, [part[k] for part in parts])
+            if reports and prov.get("git_dirty") is False:  # only rows that can verify
+                drawn.append((pool.submit(_draw_report, done[3]), done))
+            else:
+                yield done
+        for future, done in drawn:
+            future.result()
+            yield done
+
+
+def shard_positions(n: int, shards: int) -> list[range]:
+    """Question positions ``0..n-1`` dealt out to ``shards`` shards, every ``shards``-th to one.
+
+    Dealing (rather than cutting the list into blocks) gives each shard a like mix of documents
+    and question kinds, so shards take about as long as each other.
+
+    >>> shard_positions(7, 3)
+    [range(0, 7, 3), range(1, 7, 3), range(2, 7, 3)]
+    """
+    shards = max(1, min(shards, n))
+    return [range(k, n, shards) for k in range(shards)]
+
+
+def _is_chain(group: list[tuple[str, dict[str, Any]]]) -> bool:
+    return any(group[0][0] in chain for chain in SHARED_READER_CHAINS)
+
+
+def _run_shard(
+    agents: list[tuple[str, dict[str, Any]]], spec: Any, items: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """Run each agent in turn on episodes ``(position, question id)`` in this process.
+
+    Returns one :func:`benchmarks.parallel_eval.run_chunk` result per agent, with its
+    ``positions`` and the ``seconds`` it took.
+    """
+    from .parallel_eval import run_chunk
+
+    out = []
+    for name, options in agents:
+        t = time.perf_counter()
+        part = run_chunk(name, spec, options, items)
+        part["positions"] = [i for i, _ in items]
+        part["seconds"] = time.perf_counter() - t
+        out.append(part)
+    return out
+
+
+def _write_merged(
+    name: str, spec: Any, prov: dict[str, Any], out_dir: Path, parts: list[dict[str, Any]]
+) -> tuple[str, str, float, Path, str]:
+    """Put an agent's shards back in question order and write its results file."""
+    from .runner import results_document, write_results
+
+    pairs = sorted(
+        (
+            (i, record)
+            for part in parts
+            for i, record in zip(part["positions"], part["records"], strict=True)
+        ),
+        key=lambda pair: pair[0],
+    )
+    records = [record for _, record in pairs]
+    seconds = sum(part["seconds"] for part in parts)
+    first = parts[0]
+    results = results_document(
+        spec,
+        records,
+        first["env_spec"],
+        first["agent"],
+        first["agent_metadata"],
+        prov,
+        {
+            "setup_seconds": 0.0,
+            "total_seconds": round(seconds, 3),
+            "seconds_per_episode": round(seconds / max(1, len(records)), 4),
+            "workers": len(parts),
+            "backend": "shards",
+        },
+    )
+    agent_name = results["metadata"]["agent"]["name"]
+    out = write_results(results, out_dir / f"{agent_name}.json")
+    return agent_name, "ok", seconds, out, _summary_line(agent_name, results, seconds, out)
+
+
+def _draw_report(results: Path) -> Path:
+    """Draw the episode report of a results file (in a pool process)."""
+    from vrag_env.viewer.report import write_report
+
+    return write_report(results, report_path(results))
 
 
 def plan_jobs(todo: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
@@ -271,12 +406,15 @@ def _run_one(
 
         write_report(out, report_path(out))
     elapsed = time.perf_counter() - t
+    return agent_name, "ok", elapsed, out, _summary_line(agent_name, results, elapsed, out)
+
+
+def _summary_line(agent_name: str, results: dict[str, Any], seconds: float, out: Path) -> str:
     s = results["summary"]
-    line = (
+    return (
         f"{agent_name}: accuracy={s['accuracy']:.3f} anls={s['anls']:.3f} ndcg={s['ndcg']:.3f} "
-        f"steps={s['mean_steps']:.2f} ({elapsed:.0f} s) -> {out}"
+        f"steps={s['mean_steps']:.2f} ({seconds:.0f} s) -> {out}"
     )
-    return agent_name, "ok", elapsed, out, line
 
 
 def _build_corpus(spec: Any, quiet: bool) -> None:

@@ -25,7 +25,7 @@ def _agent():  # type: ignore[no-untyped-def]
     return make_agent("heuristic", gym.make("VRAG-Tiny-v0"))
 
 
-@pytest.mark.parametrize("size", [14, 20])
+@pytest.mark.parametrize("size", [20])
 def test_spaces_dropped_in_bold_type_are_restored(size: int) -> None:
     image = Image.new("RGB", (845, 750), "white")
     draw = ImageDraw.Draw(image)
@@ -35,7 +35,8 @@ def test_spaces_dropped_in_bold_type_are_restored(size: int) -> None:
     view = np.asarray(image)
     glued = [t.text for t in OCRReader(restore_spaces=False).read(view)]
     spaced = [t.text for t in OCRReader().read(view)]
-    # The recogniser alone glues one of the two headings at each of these sizes.
+    # The recogniser alone glues one of the two headings at this size (read one line at a time,
+    # padded to 96 px, it no longer glues the short heading at 12-16 px as it did padded to 320).
     assert any(" " not in t for t in glued)
     assert spaced == ["Segment performance", "Letter from the chief executive"]
 

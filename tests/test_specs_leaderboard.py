@@ -288,6 +288,41 @@ def test_leaderboard_cli_runs_agents(tmp_path: Path) -> None:
         assert a["summary"] == b["summary"] and a["episodes"] == b["episodes"]
 
 
+def test_leaderboard_shards_chained_agents_with_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chained agents split over two processes write what one process writes, episode for episode."""
+    import benchmarks.leaderboard_cli as cli
+    from vrag_env.cli import main
+
+    monkeypatch.setattr(cli, "SHARED_READER_CHAINS", (("oracle", "no-search"),))
+    args = ["leaderboard", "--benchmark", "synth-tiny", "--quick", "--no-png", "--no-reports"]
+    args += ["--agents", "oracle", "no-search", "prior", "--quiet"]
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        assert main([*args, "--results-dir", str(out), "--out-dir", str(out), "--jobs", jobs]) == 0
+    for name in ("oracle", "no-search", "prior"):
+        one, two = (
+            json.loads((tmp_path / jobs / "synth-tiny-quick" / f"{name}.json").read_text())
+            for jobs in ("1", "2")
+        )
+        assert one["summary"] == two["summary"] and one["episodes"] == two["episodes"], name
+        assert len(two["episodes"]) == 60
+    sharded = json.loads((tmp_path / "2" / "synth-tiny-quick" / "oracle.json").read_text())
+    assert sharded["timing"]["backend"] == "shards" and sharded["timing"]["workers"] == 2
+
+
+def test_shards_deal_every_question_once() -> None:
+    from benchmarks.leaderboard_cli import shard_positions
+
+    for n, k in [(195, 2), (7, 3), (2, 4), (0, 2)]:
+        parts = shard_positions(n, k)
+        flat = sorted(i for part in parts for i in part)
+        assert flat == list(range(n))
+        sizes = [len(part) for part in parts]
+        assert not sizes or max(sizes) - min(sizes) <= 1
+
+
 def test_leaderboard_rows_link_to_their_episode_reports(tmp_path: Path, real_results) -> None:
     """Each verified row links to a report that holds every episode of its results file."""
     results_dir = tmp_path / "results"
