@@ -8,7 +8,9 @@ agents detect once, then read only the boxes they care about (e.g. the legible o
 and column labels of a table).
 
 Results are cached by image content (a BLAKE2 hash of the pixels) and, for recognition, by box, so an
-agent that sees the same view twice (the same page retrieved for two questions) pays once. The angle
+agent that sees the same view twice (the same page retrieved for two questions) pays once; a run
+that splits its episodes over processes can share them through a folder
+(:mod:`vrag_env.shared_ocr_cache`). The angle
 classifier is off: rendered and scanned documents are upright.
 
 Example:
@@ -30,8 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from vrag_env.corpora.ocr import REC_MIN_WIDTH, fix_digits, memory_arena
+from vrag_env.corpora.ocr import REC_MIN_WIDTH, fix_digits
+from vrag_env.corpora.onnx_arena import memory_arena
+from vrag_env.shared_ocr_cache import load, store
 from vrag_env.types import BBox
+
+_DETECTIONS = "reader-boxes-v1"
+_TEXTS_SPACED = "reader-texts-v1"
+_TEXTS_RAW = "reader-texts-raw-v1"
+# Namespaces of a run's shared folder (vrag_env.shared_ocr_cache): detections by (image, side),
+# texts by (image, box), apart for readers that restore spaces and readers that do not.
 
 INSTALL_HINT = 'the heuristic agent needs RapidOCR: `pip install "vrag-env[ingest]"`'
 
@@ -155,6 +165,11 @@ class OCRReader:
         """
         key = (image_key(image), side)
         cached = self._detections.get(key)
+        if cached is None:
+            shared = load(_DETECTIONS, f"{key[0]}-{side}")
+            if shared is not None:
+                cached = tuple(tuple(box) for box in shared)
+                self._detections.put(key, cached)
         if cached is not None:
             self.stats["detect_cached"] += 1
             return list(cached)
@@ -173,6 +188,7 @@ class OCRReader:
             )
         boxes.sort(key=lambda b: (round((b[1] + b[3]) / 2), b[0]))
         self._detections.put(key, tuple(boxes))
+        store(_DETECTIONS, f"{key[0]}-{side}", boxes)
         return boxes
 
     def recognize(
@@ -190,8 +206,14 @@ class OCRReader:
         key = image_key(image)
         out: list[TextBox | None] = [None] * len(boxes)
         todo: list[int] = []
+        namespace = _TEXTS_SPACED if self.restore_spaces else _TEXTS_RAW
         for i, box in enumerate(boxes):
             cached = self._texts.get((key, box))
+            if cached is None:
+                shared = load(namespace, f"{key}-{box!r}")
+                if shared is not None:
+                    cached = TextBox(shared[0], box, shared[1])
+                    self._texts.put((key, box), cached)
             if cached is None:
                 todo.append(i)
             else:
@@ -215,6 +237,7 @@ class OCRReader:
                     text = " ".join(fix_digits(word) for word in text.split(" "))
                 read = TextBox(text, boxes[i], round(score, 4))
                 self._texts.put((key, boxes[i]), read)
+                store(namespace, f"{key}-{boxes[i]!r}", [read.text, read.score])
                 out[i] = read
         return [
             t if t.score >= threshold else TextBox("", t.box, t.score) for t in out if t is not None

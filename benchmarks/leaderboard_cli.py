@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +226,9 @@ def _run_parallel(
     """Run ``groups`` over ``jobs`` processes: chained agents sharded, the others one job each.
 
     Every agent of a :data:`SHARED_READER_CHAINS` chain runs on each of ``jobs`` shards of the
-    questions (:func:`shard_positions`), one process per shard; the shards' episodes are put back
-    in question order and written as one results file per agent, the same as a sequential run's.
+    questions (:func:`shard_positions`), one process per shard, the shards sharing their OCR
+    through a temporary folder (:func:`_shared_ocr_folder`); the shards' episodes are put back in
+    question order and written as one results file per agent, the same as a sequential run's.
     Yields an :data:`Outcome` and a summary line per agent as its results are written.
     """
     import multiprocessing
@@ -239,9 +243,13 @@ def _run_parallel(
         load_entry_point("agents.ppo_agent:ensure_default_policy")()
     ids = _question_ids(spec) if chained else []
     shards = [[(i, ids[i]) for i in part] for part in shard_positions(len(ids), jobs)]
-    # Spawned workers: nothing (threads, torch state) is inherited from this process.
+    # Spawned workers: nothing (threads, torch state) is inherited from this process, except the
+    # environment, which names the folder where the shards share what their OCR has read.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with (
+        _shared_ocr_folder(),
+        ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool,
+    ):
         # The quick agents first, so their rows do not wait for the shards.
         single_futures = [
             pool.submit(_run_group, group, spec, prov, out_dir, False, reports) for group in singles
@@ -264,6 +272,26 @@ def _run_parallel(
         for future, done in drawn:
             future.result()
             yield done
+
+
+@contextmanager
+def _shared_ocr_folder() -> Iterator[Path]:
+    """A temporary folder the run's processes share OCR results through (deleted at the end).
+
+    See :mod:`vrag_env.shared_ocr_cache`: a view one shard has read is not read again by the
+    other, as if all episodes ran in one process. A folder the user set is kept and used.
+    """
+    from vrag_env.shared_ocr_cache import ENV_VAR
+
+    if os.environ.get(ENV_VAR):
+        yield Path(os.environ[ENV_VAR])
+        return
+    with tempfile.TemporaryDirectory(prefix="vrag-shared-ocr-") as folder:
+        os.environ[ENV_VAR] = folder
+        try:
+            yield Path(folder)
+        finally:
+            del os.environ[ENV_VAR]
 
 
 def shard_positions(n: int, shards: int) -> list[range]:
