@@ -31,6 +31,7 @@ GROUND = {
     "reading",
     "_atomic",
     "_entry_points",
+    "shared_ocr_cache",
     "_version",
 }
 DATA = {"corpora", "retrieval"}

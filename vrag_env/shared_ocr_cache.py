@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from vrag_env._atomic import write_json_atomic
 
 ENV_VAR = "VRAG_OCR_SHARED_CACHE"
 """Environment variable naming the shared folder; unset (the default): no folder, memory only."""
@@ -53,12 +54,4 @@ def store(namespace: str, key: str, value: Any) -> None:
     path = _path(namespace, key)
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, value, indent=None)
