@@ -212,6 +212,7 @@ def run_benchmark(args: argparse.Namespace, prov: dict[str, Any] | None = None) 
             report.append(done[:4])
             bar.update(1)
     bar.close()
+    tqdm.write(f"benchmark {benchmark.name}: done in {time.perf_counter() - t0:.0f} s")
     return report
 
 
