@@ -33,8 +33,9 @@ DEFAULT_AGENTS = (
     "prior",
     "no-search",
 )
-"""Baselines run by default, the slowest first (so two jobs finish together): ``scripted`` is PPO's control (the same macro-actions and OCR
-candidates, a fixed policy); ``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
+"""Baselines run by default (the OCR agents are sharded, see :data:`SHARED_READER_CHAINS`):
+``scripted`` is PPO's control (the same macro-actions and OCR candidates, a fixed policy);
+``no-zoom``, ``prior`` and ``no-search`` are the ablations and floors."""
 
 SHARED_READER_CHAINS: tuple[tuple[str, ...], ...] = (("scripted", "ppo"), ("heuristic", "no-zoom"))
 """Agents that read views with the same OCR pipeline run one after another in one process, so the
