@@ -371,7 +371,7 @@ def _write_merged(
 
 
 def _draw_report(results: Path) -> Path:
-    """Draw the episode report of a results file (in a pool process)."""
+    """Draw the episode report of a results file (:func:`report_path`)."""
     from vrag_env.viewer.report import write_report
 
     return write_report(results, report_path(results))
@@ -432,9 +432,7 @@ def _run_one(
     agent_name = results["metadata"]["agent"]["name"]
     out = write_results(results, out_dir / f"{agent_name}.json")
     if reports and prov.get("git_dirty") is False:  # only rows that can verify get a report
-        from vrag_env.viewer.report import write_report
-
-        write_report(out, report_path(out))
+        _draw_report(out)
     elapsed = time.perf_counter() - t
     return agent_name, "ok", elapsed, out, _summary_line(agent_name, results, elapsed, out)
 

@@ -64,3 +64,28 @@ def test_reader_reads_short_cells_one_box_at_a_time() -> None:
     boxes = [b for b in reader.detect(image) if b[0] > 480]  # the right-hand column
     texts = [t.text for t in reader.recognize(image, boxes)]
     assert texts == LABELS
+
+
+def test_memory_arena_restores_the_options_when_threads_build_engines_at_once() -> None:
+    """Threads entering the block together leave RapidOCR's own session options in place."""
+    import threading
+    import time
+
+    from rapidocr_onnxruntime.utils import infer_engine
+
+    before = infer_engine.OrtInferSession.__dict__["_init_sess_opts"].__func__
+
+    def build(delay: float) -> None:
+        time.sleep(delay)  # the later threads arrive while the first is inside the block
+        with memory_arena():
+            options = infer_engine.OrtInferSession._init_sess_opts({})
+            assert options.enable_cpu_mem_arena
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=build, args=(0.01 * k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert infer_engine.OrtInferSession.__dict__["_init_sess_opts"].__func__ is before
+    assert not infer_engine.OrtInferSession._init_sess_opts({}).enable_cpu_mem_arena

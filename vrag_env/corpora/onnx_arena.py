@@ -38,17 +38,17 @@ def memory_arena() -> Iterator[None]:
         yield
         return
     session_class: Any = getattr(infer_engine, "OrtInferSession", None)
-    original = getattr(session_class, "_init_sess_opts", None)
-    if original is None:
+    if getattr(session_class, "_init_sess_opts", None) is None:
         yield
         return
+    with _LOCK:  # read and restore under one lock: threads never keep another's wrapper
+        original = session_class._init_sess_opts
 
-    def with_arena(config: dict[str, Any]) -> Any:
-        options = original(config)
-        options.enable_cpu_mem_arena = True
-        return options
+        def with_arena(config: dict[str, Any]) -> Any:
+            options = original(config)
+            options.enable_cpu_mem_arena = True
+            return options
 
-    with _LOCK:
         session_class._init_sess_opts = staticmethod(with_arena)
         try:
             yield
