@@ -7,11 +7,11 @@ view on one CPU core) and a recogniser reads each box (~40 ms for a 48x540 px li
 agents detect once, then read only the boxes they care about (e.g. the legible ones, or the row
 and column labels of a table).
 
-Results are cached by image content (a BLAKE2 hash of the pixels) and, for recognition, by box, so an
-agent that sees the same view twice (the same page retrieved for two questions) pays once; a run
+Results are cached by image content (a BLAKE2 hash of the pixels) and, for recognition, by box, so
+an agent that sees the same view twice (the same page retrieved for two questions) pays once; a run
 that splits its episodes over processes can share them through a folder
-(:mod:`vrag_env.shared_ocr_cache`). The angle
-classifier is off: rendered and scanned documents are upright.
+(:mod:`vrag_env.shared_ocr_cache`). The angle classifier is off: rendered and scanned documents are
+upright.
 
 Example:
     >>> import numpy as np
