@@ -265,8 +265,8 @@ def _run_parallel(
             return
         parts = [future.result() for future in shard_futures]
         drawn: list[tuple[Future[Any], tuple[str, str, float, Path, str]]] = []
-        for k, (name, _) in enumerate(chained):
-            done = _write_merged(name, spec, prov, out_dir, [part[k] for part in parts])
+        for k in range(len(chained)):
+            done = _write_merged(spec, prov, out_dir, [part[k] for part in parts])
             if reports and prov.get("git_dirty") is False:  # only rows that can verify
                 drawn.append((pool.submit(_draw_report, done[3]), done))
             else:
@@ -318,8 +318,8 @@ def _run_shard(
 ) -> list[dict[str, Any]]:
     """Run each agent in turn on episodes ``(position, question id)`` in this process.
 
-    Returns one :func:`benchmarks.parallel_eval.run_chunk` result per agent, with its
-    ``positions`` and the ``seconds`` it took.
+    Returns one :func:`benchmarks.parallel_eval.run_chunk` result per agent, with the
+    ``seconds`` it took.
     """
     from .parallel_eval import run_chunk
 
@@ -327,40 +327,28 @@ def _run_shard(
     for name, options in agents:
         t = time.perf_counter()
         part = run_chunk(name, spec, options, items)
-        part["positions"] = [i for i, _ in items]
         part["seconds"] = time.perf_counter() - t
         out.append(part)
     return out
 
 
 def _write_merged(
-    name: str, spec: Any, prov: dict[str, Any], out_dir: Path, parts: list[dict[str, Any]]
+    spec: Any, prov: dict[str, Any], out_dir: Path, parts: list[dict[str, Any]]
 ) -> tuple[str, str, float, Path, str]:
     """Put an agent's shards back in question order and write its results file."""
-    from .runner import results_document, write_results
+    from .parallel_eval import merged_document
+    from .runner import write_results
 
-    pairs = sorted(
-        (
-            (i, record)
-            for part in parts
-            for i, record in zip(part["positions"], part["records"], strict=True)
-        ),
-        key=lambda pair: pair[0],
-    )
-    records = [record for _, record in pairs]
     seconds = sum(part["seconds"] for part in parts)
-    first = parts[0]
-    results = results_document(
+    episodes = sum(len(part["records"]) for part in parts)
+    results = merged_document(
         spec,
-        records,
-        first["env_spec"],
-        first["agent"],
-        first["agent_metadata"],
+        parts,
         prov,
         {
             "setup_seconds": 0.0,
             "total_seconds": round(seconds, 3),
-            "seconds_per_episode": round(seconds / max(1, len(records)), 4),
+            "seconds_per_episode": round(seconds / max(1, episodes), 4),
             "workers": len(parts),
             "backend": "shards",
         },

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 ORDER_DEPENDENT_AGENTS = frozenset({"random"})
 """Built-in agents whose episodes depend on the ones before (one generator across episodes)."""
 
-__all__ = ["ORDER_DEPENDENT_AGENTS", "evaluate_parallel", "run_chunk", "split_chunks"]
+__all__ = [
+    "ORDER_DEPENDENT_AGENTS",
+    "evaluate_parallel",
+    "merged_document",
+    "run_chunk",
+    "split_chunks",
+]
 
 
 def split_chunks(n: int, parts: int) -> list[range]:
@@ -75,6 +81,7 @@ def run_chunk(
         env.close()
     return {
         "records": records,
+        "positions": [i for i, _ in items],
         "agent": {"name": agent.name, "spec": agent_spec, "config": agent.config()},
         "agent_metadata": _agent_metadata(agent),
         "env_spec": json.loads(spec_json) if spec_json else None,
@@ -216,21 +223,51 @@ def evaluate_parallel(
         parts = _run_ray(agent_spec, spec, agent_options, chunks, ray_address)
     else:
         parts = _run_processes(agent_spec, spec, agent_options, chunks)
-    records = [r for part in parts for r in part["records"]]
-    first = parts[0]
     elapsed = time.perf_counter() - t0
-    return results_document(
+    episodes = sum(len(part["records"]) for part in parts)
+    return merged_document(
         spec,
-        records,
-        first["env_spec"],
-        first["agent"],
-        first["agent_metadata"],
+        parts,
         provenance_record or provenance(),
         {
             "setup_seconds": 0.0,
             "total_seconds": round(elapsed, 3),
-            "seconds_per_episode": round(elapsed / max(1, len(records)), 4),
+            "seconds_per_episode": round(elapsed / max(1, episodes), 4),
             "workers": len(chunks),
             "backend": "ray" if use_ray else "processes",
         },
+    )
+
+
+def merged_document(
+    spec: EvalSpec,
+    parts: list[dict[str, Any]],
+    provenance_record: dict[str, Any],
+    timing: dict[str, Any],
+) -> dict[str, Any]:
+    """One results object from :func:`run_chunk` results of one agent, episodes in question order.
+
+    Args:
+        spec: The questions and env the chunks ran.
+        parts: The chunks' results (any order; each carries its episodes' ``positions``).
+        provenance_record: Provenance to record.
+        timing: The ``timing`` entry.
+    """
+    pairs = sorted(
+        (
+            (i, record)
+            for part in parts
+            for i, record in zip(part["positions"], part["records"], strict=True)
+        ),
+        key=lambda pair: pair[0],
+    )
+    first = parts[0]
+    return results_document(
+        spec,
+        [record for _, record in pairs],
+        first["env_spec"],
+        first["agent"],
+        first["agent_metadata"],
+        provenance_record,
+        timing,
     )
